@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// Runs the compiled tests with Node's own test runner.
+//   node scripts/run-tests.mjs            unit, then integration (integration skips itself without root)
+//   node scripts/run-tests.mjs unit       only unit tests
+//   node scripts/run-tests.mjs integration
+// Extra arguments after the suite name are passed as file filters (substring match).
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const root = new URL('..', import.meta.url).pathname;
+const [suite, ...filters] = process.argv.slice(2);
+const suites = suite ? [suite] : ['unit', 'integration'];
+
+function walk(dir) {
+  let out = [];
+  let entries;
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return out; // suite folder not built yet: nothing to run
+  }
+  for (const name of entries.sort()) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out = out.concat(walk(p));
+    else if (name.endsWith('.test.js')) out.push(p);
+  }
+  return out;
+}
+
+let status = 0;
+for (const s of suites) {
+  const files = walk(join(root, 'dist', 'test', s)).filter(
+    (f) => filters.length === 0 || filters.some((x) => f.includes(x)),
+  );
+  if (files.length === 0) {
+    console.error(`no ${s} tests found under dist/test/${s} (did the build run?)`);
+    status = 1;
+    continue;
+  }
+  // Integration tests build network namespaces; running them one file at a time
+  // keeps their lab names and kernel state from interfering.
+  const args = ['--enable-source-maps', '--test', '--test-reporter=spec'];
+  if (s === 'integration') args.push('--test-concurrency=1');
+  const r = spawnSync(process.execPath, [...args, ...files], { stdio: 'inherit' });
+  if (r.status !== 0) status = r.status ?? 1;
+}
+process.exit(status);

@@ -1,0 +1,57 @@
+/**
+ * pathguard's entry point: builds the command tree, dispatches, and maps
+ * errors to exit codes (0 ok, 1 failed, 2 usage). Each subcommand lives in
+ * its own module under src/cli and exports a `register(program)` function;
+ * this file only wires them up.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { PathguardError } from '../errors.js';
+import { exitCodeFor, formatError } from './exit.js';
+
+function packageVersion(): string {
+  const pkg = new URL('../../../package.json', import.meta.url);
+  try {
+    return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('pathguard')
+    .description(
+      'Keeps packet paths working on bare-metal Kubernetes nodes behind ECMP, anycast, ' +
+        'LVS/IPVS or MetalLB BGP: relays ICMP "too big" messages to the node that owns the ' +
+        'flow, keeps return-path policy routing for LoadBalancer addresses, and explains ' +
+        'where MTU and filtering eat packets.',
+    )
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
+    .helpOption('-h, --help', 'show help for a command')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  program.addHelpText(
+    'after',
+    '\nExit status: 0 success, 1 failure, 2 usage error.\n' +
+      'Every flag can also be set as an environment variable PATHGUARD_<FLAG> (e.g. PATHGUARD_LOG_LEVEL=debug).',
+  );
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end through here with exitCode 0.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    process.stderr.write(`pathguard: ${formatError(err)}\n`);
+    return exitCodeFor(err);
+  }
+}
+
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
