@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { PathguardError } from '../errors.js';
 import { exitCodeFor, formatError } from './exit.js';
+import { register as registerDemo } from './demo.js';
 
 function packageVersion(): string {
   const pkg = new URL('../../../package.json', import.meta.url);
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
     '\nExit status: 0 success, 1 failure, 2 usage error.\n' +
       'Every flag can also be set as an environment variable PATHGUARD_<FLAG> (e.g. PATHGUARD_LOG_LEVEL=debug).',
   );
+  registerDemo(program);
   return program;
 }
 

@@ -1,0 +1,178 @@
+/**
+ * The demo's story: build the ECMP lab, show a download from the VIP stalling
+ * without the relay, then completing with the relay running on every node,
+ * for IPv4 and IPv6 and each transport asked for. One result object feeds
+ * both the text and the JSON renderers.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Lab, waitFor } from './netns-lab.js';
+import { buildEcmpLab, download, flushPmtu, learnedMtu, routeGet, startHttpServer, LAB, type EcmpLab, type Family, type LabNode } from './ecmp-lab.js';
+
+export const DEMO_TRANSPORTS = ['udp', 'l2', 'broadcast', 'ip'] as const;
+export type DemoTransport = (typeof DEMO_TRANSPORTS)[number];
+
+export interface DemoRun {
+  readonly family: Family;
+  /** Undefined for the run without the relay. */
+  readonly transport?: DemoTransport;
+  readonly completed: boolean;
+  readonly bytes: number;
+  readonly seconds: number;
+  /** `ip route get` on the owner after the download. */
+  readonly ownerRoute: string;
+  /** The path MTU the owner learned, if any. */
+  readonly ownerMtu?: number;
+  /** What was expected: a stall without the relay, completion with it. */
+  readonly asExpected: boolean;
+}
+
+export interface DemoResult {
+  readonly runs: readonly DemoRun[];
+  readonly ok: boolean;
+  readonly bytes: number;
+}
+
+export interface DemoOptions {
+  readonly transports: readonly DemoTransport[];
+  readonly families: readonly Family[];
+  /** Bytes served by the download. */
+  readonly bytes: number;
+  /** How long a download may take before it counts as stalled. */
+  readonly timeoutS: number;
+  /** The pathguard launcher to run on the nodes. */
+  readonly pathguardBin: string;
+  /** Progress lines for people (the text renderer prints them as they come). */
+  readonly say: (line: string) => void;
+  /** Lets Ctrl-C tear the lab down. */
+  readonly onLab?: (lab: Lab) => void;
+}
+
+interface RelayFleet {
+  stop(): Promise<void>;
+}
+
+async function startRelays(l: EcmpLab, transport: DemoTransport, bin: string): Promise<RelayFleet> {
+  const dir = mkdtempSync(join(tmpdir(), 'pathguard-demo-'));
+  const peers = l.nodes.flatMap((n) => [n.v4, n.v6]).join(',');
+  const children: { node: LabNode; child: ChildProcess; stderr: string[] }[] = [];
+  for (const n of l.nodes) {
+    const ready = join(dir, `${n.name}.ready`);
+    const args = [
+      'netns', 'exec', n.ns.name, process.execPath, bin, 'relay',
+      '--iface', n.dev,
+      '--peers', peers,
+      '--vip-networks', `${LAB.vipV4}/32,${LAB.vipV6}/128`,
+      '--transport', transport,
+      '--ready-file', ready,
+      '--metrics-addr', '127.0.0.1:9462',
+      '--log-level', 'warn',
+    ];
+    const child = spawn('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const stderr: string[] = [];
+    child.stderr?.on('data', (d: Buffer) => stderr.push(d.toString()));
+    children.push({ node: n, child, stderr });
+  }
+  const stop = async (): Promise<void> => {
+    await Promise.all(
+      children.map(
+        ({ child }) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+            child.once('close', () => {
+              clearTimeout(t);
+              resolve();
+            });
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(() => {
+      for (const c of children) {
+        if (c.child.exitCode !== null) {
+          throw new Error(`the relay on ${c.node.name} exited (${c.child.exitCode}): ${c.stderr.join('').trim()}`);
+        }
+      }
+      return children.every((c) => existsSync(join(dir, `${c.node.name}.ready`)));
+    }, 10_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { stop };
+}
+
+async function once(l: EcmpLab, family: Family, transport: DemoTransport | undefined, opts: DemoOptions): Promise<DemoRun> {
+  await flushPmtu(l);
+  const fleet = transport ? await startRelays(l, transport, opts.pathguardBin) : undefined;
+  try {
+    const d = await download(l, family, opts.timeoutS);
+    const ownerRoute = await routeGet(l.owner, family);
+    const ownerMtu = await learnedMtu(l.owner, family);
+    const completed = d.ok && d.bytes === opts.bytes;
+    const run: DemoRun = {
+      family,
+      ...(transport ? { transport } : {}),
+      completed,
+      bytes: d.bytes,
+      seconds: d.seconds,
+      ownerRoute,
+      ...(ownerMtu !== undefined ? { ownerMtu } : {}),
+      asExpected: transport ? completed && ownerMtu === LAB.pathMtu : !completed,
+    };
+    return run;
+  } finally {
+    await fleet?.stop();
+  }
+}
+
+export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
+  const lab = new Lab('demo', 'pgd-');
+  opts.onLab?.(lab);
+  const runs: DemoRun[] = [];
+  try {
+    opts.say('Building the lab: client ── r1 ══1400══ ecmp ── LAN ── node-a, node-b, node-c (all hold the VIP).');
+    const l = await buildEcmpLab(lab);
+    const server = startHttpServer(l.owner, opts.bytes);
+    await server.ready;
+    opts.say(`The ecmp router sends TCP for the VIP to ${l.owner.name} and ICMP errors to ${l.icmpTarget.name}.`);
+    for (const family of opts.families) {
+      const vip = family === 4 ? LAB.vipV4 : LAB.vipV6;
+      const icmp = family === 4 ? 'ICMP "fragmentation needed"' : 'ICMPv6 "packet too big"';
+      opts.say('');
+      opts.say(`IPv${family}: downloading ${opts.bytes} bytes from ${vip} without the relay (giving up after ${opts.timeoutS} s) ...`);
+      const without = await once(l, family, undefined, opts);
+      runs.push(without);
+      opts.say(
+        without.completed
+          ? `  unexpected: the download completed (${without.seconds.toFixed(2)} s).`
+          : `  stalled after ${without.bytes} bytes: ${l.owner.name} sent 1500-byte segments, the ecmp router answered with ${icmp} (MTU ${LAB.pathMtu}), but that went to ${l.icmpTarget.name}.`,
+      );
+      opts.say(`  ${l.owner.name}: ip route get → ${without.ownerRoute}`);
+      opts.say(`  (no "mtu ${LAB.pathMtu}": the owner never learned the path MTU, so its retransmissions are dropped too)`);
+      for (const transport of opts.transports) {
+        opts.say(`IPv${family}: the same download with pathguard relay --transport ${transport} on every node ...`);
+        const run = await once(l, family, transport, opts);
+        runs.push(run);
+        opts.say(
+          run.completed
+            ? `  completed: ${run.bytes} bytes in ${run.seconds.toFixed(2)} s. ${l.icmpTarget.name} relayed the ${icmp} to its peers; ${l.owner.name} lowered its MTU.`
+            : `  did not complete (${run.bytes} bytes in ${run.seconds.toFixed(2)} s).`,
+        );
+        opts.say(`  ${l.owner.name}: ip route get → ${run.ownerRoute}`);
+      }
+    }
+  } finally {
+    opts.say('');
+    opts.say('Tearing the lab down.');
+    await lab.teardown();
+  }
+  return { runs, ok: runs.length > 0 && runs.every((r) => r.asExpected), bytes: opts.bytes };
+}
+
