@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'PG_DECODE'
   | 'PG_SYSCALL'
   | 'PG_NETLINK'
+  | 'PG_NFT'
   | 'PG_CONFIG'
   | 'PG_USAGE'
   | 'PG_UNSUPPORTED'
