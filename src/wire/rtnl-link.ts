@@ -1,0 +1,364 @@
+/**
+ * rtnetlink links: RTM_NEWLINK / RTM_DELLINK / RTM_GETLINK / RTM_SETLINK.
+ *
+ *   struct ifinfomsg {                 // include/uapi/linux/rtnetlink.h, 16 bytes
+ *     unsigned char  ifi_family;       // AF_UNSPEC
+ *     unsigned char  __ifi_pad;
+ *     unsigned short ifi_type;         // ARPHRD_*
+ *     int            ifi_index;
+ *     unsigned       ifi_flags;        // IFF_*
+ *     unsigned       ifi_change;       // IFF_* change mask (requests; 0 in dumps)
+ *   };
+ *
+ * followed by IFLA_* attributes (include/uapi/linux/if_link.h). IFLA_LINKINFO
+ * nests IFLA_INFO_KIND ("veth", "bridge", ...) and the kind-specific
+ * IFLA_INFO_DATA, which is kept raw here; IFLA_INFO_SLAVE_KIND names the
+ * master's kind for an enslaved port.
+ */
+import { type Attribute, decodeAttributes, encodeAttributes, nla } from './netlink-attribute.js';
+import { type NetlinkMessage, NLM_F } from './netlink.js';
+import { Reader } from './reader.js';
+import {
+  attrS32,
+  attrString,
+  attrU32,
+  attrU8,
+  checkInt32,
+  checkRange,
+  copyBytes,
+  DUMP_FLAGS,
+  expectMessageType,
+  IFF,
+  keepAttribute,
+  RTM,
+  type RtnlRequest,
+  RTNL_FAMILY,
+  stringAttribute,
+} from './rtnetlink.js';
+
+/** sizeof(struct ifinfomsg) */
+export const IFINFOMSG_LEN = 16;
+
+/** Link attributes (enum in include/uapi/linux/if_link.h). */
+export const IFLA = {
+  UNSPEC: 0, // IFLA_UNSPEC
+  ADDRESS: 1, // IFLA_ADDRESS: hardware address
+  BROADCAST: 2, // IFLA_BROADCAST: hardware broadcast address
+  IFNAME: 3, // IFLA_IFNAME
+  MTU: 4, // IFLA_MTU (u32)
+  LINK: 5, // IFLA_LINK (u32): lower device, or a veth's peer
+  QDISC: 6, // IFLA_QDISC
+  STATS: 7, // IFLA_STATS
+  MASTER: 10, // IFLA_MASTER (u32): bridge/bond this port belongs to
+  TXQLEN: 13, // IFLA_TXQLEN (u32)
+  OPERSTATE: 16, // IFLA_OPERSTATE (u8, IF_OPER_*)
+  LINKMODE: 17, // IFLA_LINKMODE (u8)
+  LINKINFO: 18, // IFLA_LINKINFO (nested IFLA_INFO_*)
+  IFALIAS: 20, // IFLA_IFALIAS
+  STATS64: 23, // IFLA_STATS64
+  AF_SPEC: 26, // IFLA_AF_SPEC
+  GROUP: 27, // IFLA_GROUP (u32)
+  NET_NS_FD: 28, // IFLA_NET_NS_FD
+  EXT_MASK: 29, // IFLA_EXT_MASK (u32, RTEXT_FILTER_*)
+  PROMISCUITY: 30, // IFLA_PROMISCUITY
+  CARRIER: 33, // IFLA_CARRIER (u8)
+  LINK_NETNSID: 37, // IFLA_LINK_NETNSID (s32): namespace of IFLA_LINK, as seen from this one
+  MIN_MTU: 50, // IFLA_MIN_MTU (u32)
+  MAX_MTU: 51, // IFLA_MAX_MTU (u32)
+  PROP_LIST: 52, // IFLA_PROP_LIST
+  ALT_IFNAME: 53, // IFLA_ALT_IFNAME
+  PERM_ADDRESS: 54, // IFLA_PERM_ADDRESS
+} as const;
+
+/** Attributes nested in IFLA_LINKINFO (enum in if_link.h). */
+export const IFLA_INFO = {
+  KIND: 1, // IFLA_INFO_KIND (string)
+  DATA: 2, // IFLA_INFO_DATA (nested, kind-specific)
+  XSTATS: 3, // IFLA_INFO_XSTATS
+  SLAVE_KIND: 4, // IFLA_INFO_SLAVE_KIND (string)
+  SLAVE_DATA: 5, // IFLA_INFO_SLAVE_DATA (nested, master-kind-specific)
+} as const;
+
+/** IFLA_EXT_MASK bits (include/uapi/linux/rtnetlink.h). */
+export const RTEXT_FILTER = {
+  VF: 1 << 0, // #define RTEXT_FILTER_VF (1 << 0)
+  SKIP_STATS: 1 << 3, // #define RTEXT_FILTER_SKIP_STATS (1 << 3): leave out IFLA_STATS/STATS64
+} as const;
+
+/** ARPHRD_* device types seen on the nodes pathguard runs on (include/uapi/linux/if_arp.h). */
+export const ARPHRD = {
+  ETHER: 1, // #define ARPHRD_ETHER 1
+  TUNNEL: 768, // #define ARPHRD_TUNNEL 768: IPIP
+  TUNNEL6: 769, // #define ARPHRD_TUNNEL6 769: IP6IP6 / IPIP6
+  LOOPBACK: 772, // #define ARPHRD_LOOPBACK 772
+  IPGRE: 778, // #define ARPHRD_IPGRE 778
+  NONE: 65534, // #define ARPHRD_NONE 0xFFFE: TUN, WireGuard
+} as const;
+
+/** RFC 2863 operational state, spelled as /sys/class/net/DEV/operstate spells it. */
+export type OperState = 'unknown' | 'notpresent' | 'down' | 'lowerlayerdown' | 'testing' | 'dormant' | 'up';
+
+const OPER_NAMES: readonly OperState[] = ['unknown', 'notpresent', 'down', 'lowerlayerdown', 'testing', 'dormant', 'up'];
+
+/** IF_OPER_* value of a named state. */
+function operStateValue(s: OperState): number {
+  const v = OPER_NAMES.indexOf(s);
+  if (v < 0) throw new RangeError(`unknown operstate ${String(s)}`);
+  return v;
+}
+
+/** IFLA_LINKINFO. */
+export interface LinkInfo {
+  /** IFLA_INFO_KIND: the driver kind ("veth", "bridge", "vxlan", "ipip", "wireguard"...). */
+  readonly kind?: string;
+  /** IFLA_INFO_DATA: kind-specific attributes, raw (decode with decodeAttributes when needed). */
+  readonly data?: Uint8Array;
+  /** IFLA_INFO_SLAVE_KIND: the master's kind when this device is a port ("bridge", "bond"). */
+  readonly slaveKind?: string;
+  /** IFLA_INFO_SLAVE_DATA, raw. */
+  readonly slaveData?: Uint8Array;
+  /** Other IFLA_INFO_* attributes (IFLA_INFO_XSTATS...). */
+  readonly unknown: readonly Attribute[];
+}
+
+/** A network device. */
+export interface Link {
+  /** ifi_family: AF_UNSPEC, or AF_BRIDGE for bridge port messages. */
+  readonly family: number;
+  /** ifi_type: ARPHRD_*. */
+  readonly type: number;
+  /** ifi_index. */
+  readonly index: number;
+  /** ifi_flags: IFF_* bits (IFF_UP administrative, IFF_LOWER_UP carrier, IFF_RUNNING operational). */
+  readonly flags: number;
+  /** ifi_change: which ifi_flags bits a request changes; 0 in what the kernel sends. */
+  readonly change: number;
+  /** IFLA_IFNAME */
+  readonly name?: string;
+  /** IFLA_MTU */
+  readonly mtu?: number;
+  /** IFLA_MIN_MTU */
+  readonly minMtu?: number;
+  /** IFLA_MAX_MTU */
+  readonly maxMtu?: number;
+  /** IFLA_ADDRESS: hardware address (6 bytes for Ethernet; other lengths for tunnels). */
+  readonly address?: Uint8Array;
+  /** IFLA_BROADCAST */
+  readonly broadcast?: Uint8Array;
+  /** IFLA_OPERSTATE; a value outside IF_OPER_* stays in `unknown`. */
+  readonly operstate?: OperState;
+  /** IFLA_LINK: ifindex of the lower device (a veth's peer, a VLAN's parent), in `linkNetnsid`'s namespace when that is present. */
+  readonly link?: number;
+  /** IFLA_MASTER: ifindex of the bridge or bond this device is a port of. */
+  readonly master?: number;
+  /** IFLA_TXQLEN */
+  readonly txqlen?: number;
+  /** IFLA_GROUP */
+  readonly group?: number;
+  /** IFLA_LINK_NETNSID: id (in this namespace) of the namespace `link` lives in. */
+  readonly linkNetnsid?: number;
+  /** IFLA_LINKINFO */
+  readonly linkinfo?: LinkInfo;
+  /** Every other attribute, as received. */
+  readonly unknown: readonly Attribute[];
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+const WHAT = 'ifinfomsg';
+
+/** Decodes RTM_NEWLINK / RTM_DELLINK (and the GET/SET requests). */
+export function decodeLink(msg: NetlinkMessage): Link {
+  expectMessageType(msg, [RTM.NEWLINK, RTM.DELLINK, RTM.GETLINK, RTM.SETLINK], WHAT);
+  const r = new Reader(msg.payload, WHAT);
+  const family = r.u8('ifi_family');
+  r.skip(1, '__ifi_pad');
+  const link: Mutable<Link> = {
+    family,
+    type: r.u16le('ifi_type'),
+    index: r.i32le('ifi_index'),
+    flags: r.u32le('ifi_flags'),
+    change: r.u32le('ifi_change'),
+    unknown: [],
+  };
+  const unknown: Attribute[] = [];
+  for (const a of decodeAttributes(r.rest(), WHAT)) {
+    switch (a.type) {
+      case IFLA.IFNAME:
+        link.name = attrString(a, WHAT);
+        break;
+      case IFLA.MTU:
+        link.mtu = attrU32(a, WHAT);
+        break;
+      case IFLA.MIN_MTU:
+        link.minMtu = attrU32(a, WHAT);
+        break;
+      case IFLA.MAX_MTU:
+        link.maxMtu = attrU32(a, WHAT);
+        break;
+      case IFLA.ADDRESS:
+        link.address = copyBytes(a.value);
+        break;
+      case IFLA.BROADCAST:
+        link.broadcast = copyBytes(a.value);
+        break;
+      case IFLA.OPERSTATE: {
+        const name = OPER_NAMES[attrU8(a, WHAT)];
+        if (name === undefined) unknown.push(keepAttribute(a));
+        else link.operstate = name;
+        break;
+      }
+      case IFLA.LINK:
+        link.link = attrU32(a, WHAT);
+        break;
+      case IFLA.MASTER:
+        link.master = attrU32(a, WHAT);
+        break;
+      case IFLA.TXQLEN:
+        link.txqlen = attrU32(a, WHAT);
+        break;
+      case IFLA.GROUP:
+        link.group = attrU32(a, WHAT);
+        break;
+      case IFLA.LINK_NETNSID:
+        link.linkNetnsid = attrS32(a, WHAT);
+        break;
+      case IFLA.LINKINFO:
+        link.linkinfo = decodeLinkInfo(a);
+        break;
+      default:
+        unknown.push(keepAttribute(a));
+    }
+  }
+  link.unknown = unknown;
+  return link;
+}
+
+function decodeLinkInfo(a: Attribute): LinkInfo {
+  const what = 'IFLA_LINKINFO';
+  const info: Mutable<LinkInfo> = { unknown: [] };
+  const unknown: Attribute[] = [];
+  for (const n of decodeAttributes(a.value, what)) {
+    switch (n.type) {
+      case IFLA_INFO.KIND:
+        info.kind = attrString(n, what);
+        break;
+      case IFLA_INFO.DATA:
+        info.data = copyBytes(n.value);
+        break;
+      case IFLA_INFO.SLAVE_KIND:
+        info.slaveKind = attrString(n, what);
+        break;
+      case IFLA_INFO.SLAVE_DATA:
+        info.slaveData = copyBytes(n.value);
+        break;
+      default:
+        unknown.push(keepAttribute(n));
+    }
+  }
+  info.unknown = unknown;
+  return info;
+}
+
+/** Encodes a link into its ifinfomsg and attributes (for encodeMessage or the socket). */
+export function encodeLink(link: Link): { fixed: Uint8Array; attrs: Attribute[] } {
+  const fixed = encodeIfinfomsg(link.family, link.type, link.index, link.flags, link.change);
+  const attrs: Attribute[] = [];
+  if (link.name !== undefined) attrs.push(stringAttribute(IFLA.IFNAME, link.name, 'link.name'));
+  if (link.mtu !== undefined) attrs.push(nla.u32(IFLA.MTU, checkRange(link.mtu, 0xffffffff, 'link.mtu')));
+  if (link.minMtu !== undefined) attrs.push(nla.u32(IFLA.MIN_MTU, checkRange(link.minMtu, 0xffffffff, 'link.minMtu')));
+  if (link.maxMtu !== undefined) attrs.push(nla.u32(IFLA.MAX_MTU, checkRange(link.maxMtu, 0xffffffff, 'link.maxMtu')));
+  if (link.address !== undefined) attrs.push(nla.bytes(IFLA.ADDRESS, link.address));
+  if (link.broadcast !== undefined) attrs.push(nla.bytes(IFLA.BROADCAST, link.broadcast));
+  if (link.operstate !== undefined) attrs.push(nla.u8(IFLA.OPERSTATE, operStateValue(link.operstate)));
+  if (link.link !== undefined) attrs.push(nla.u32(IFLA.LINK, checkRange(link.link, 0xffffffff, 'link.link')));
+  if (link.master !== undefined) attrs.push(nla.u32(IFLA.MASTER, checkRange(link.master, 0xffffffff, 'link.master')));
+  if (link.txqlen !== undefined) attrs.push(nla.u32(IFLA.TXQLEN, checkRange(link.txqlen, 0xffffffff, 'link.txqlen')));
+  if (link.group !== undefined) attrs.push(nla.u32(IFLA.GROUP, checkRange(link.group, 0xffffffff, 'link.group')));
+  if (link.linkNetnsid !== undefined) attrs.push(nla.u32(IFLA.LINK_NETNSID, checkInt32(link.linkNetnsid, 'link.linkNetnsid') >>> 0));
+  if (link.linkinfo !== undefined) attrs.push(encodeLinkInfo(link.linkinfo));
+  attrs.push(...link.unknown);
+  return { fixed, attrs };
+}
+
+/**
+ * IFLA_LINKINFO and its IFLA_INFO_DATA / IFLA_INFO_SLAVE_DATA go out without
+ * NLA_F_NESTED, as the kernel sends them (nla_nest_start_noflag) and accepts
+ * them (rtnl_newlink parses IFLA_LINKINFO with the deprecated, flag-optional
+ * parser), so a decoded link re-encodes to the kernel's bytes.
+ */
+function encodeLinkInfo(info: LinkInfo): Attribute {
+  const inner: Attribute[] = [];
+  if (info.kind !== undefined) inner.push(stringAttribute(IFLA_INFO.KIND, info.kind, 'linkinfo.kind'));
+  if (info.data !== undefined) inner.push(nla.bytes(IFLA_INFO.DATA, info.data));
+  if (info.slaveKind !== undefined) inner.push(stringAttribute(IFLA_INFO.SLAVE_KIND, info.slaveKind, 'linkinfo.slaveKind'));
+  if (info.slaveData !== undefined) inner.push(nla.bytes(IFLA_INFO.SLAVE_DATA, info.slaveData));
+  inner.push(...info.unknown);
+  return nla.bytes(IFLA.LINKINFO, encodeAttributes(inner));
+}
+
+function encodeIfinfomsg(family: number, type: number, index: number, flags: number, change: number): Uint8Array {
+  const out = new Uint8Array(IFINFOMSG_LEN);
+  const v = new DataView(out.buffer);
+  v.setUint8(0, checkRange(family, 0xff, 'ifi_family'));
+  v.setUint16(2, checkRange(type, 0xffff, 'ifi_type'), true);
+  v.setInt32(4, checkInt32(index, 'ifi_index'), true);
+  v.setUint32(8, checkRange(flags, 0xffffffff, 'ifi_flags'), true);
+  v.setUint32(12, checkRange(change, 0xffffffff, 'ifi_change'), true);
+  return out;
+}
+
+// ---- requests ----
+
+/**
+ * One link by index or by name.
+ * Equivalent to: `ip link show dev eth0` (RTM_GETLINK with ifi_index or IFLA_IFNAME).
+ * The kernel answers with one RTM_NEWLINK, or ENODEV.
+ */
+export function getLink(which: number | string): RtnlRequest {
+  const byName = typeof which === 'string';
+  const attrs: Attribute[] = [nla.u32(IFLA.EXT_MASK, RTEXT_FILTER.SKIP_STATS)];
+  if (byName) attrs.push(stringAttribute(IFLA.IFNAME, which, 'link name'));
+  return {
+    type: RTM.GETLINK,
+    flags: NLM_F.REQUEST,
+    fixed: encodeIfinfomsg(RTNL_FAMILY.UNSPEC, 0, byName ? 0 : which, 0, 0),
+    attrs,
+  };
+}
+
+/**
+ * Every link of the namespace.
+ * Equivalent to: `ip link show` (RTM_GETLINK dump; statistics skipped with RTEXT_FILTER_SKIP_STATS).
+ */
+export function dumpLinks(): RtnlRequest {
+  return {
+    type: RTM.GETLINK,
+    flags: DUMP_FLAGS,
+    fixed: encodeIfinfomsg(RTNL_FAMILY.UNSPEC, 0, 0, 0, 0),
+    attrs: [nla.u32(IFLA.EXT_MASK, RTEXT_FILTER.SKIP_STATS)],
+  };
+}
+
+/**
+ * Equivalent to: `ip link set dev IFINDEX up` (RTM_NEWLINK, ifi_flags = IFF_UP, ifi_change = IFF_UP).
+ * Only the IFF_UP bit changes; the change mask keeps the kernel from touching other flags.
+ */
+export function setLinkUp(index: number): RtnlRequest {
+  return { type: RTM.NEWLINK, flags: NLM_F.REQUEST, fixed: encodeIfinfomsg(RTNL_FAMILY.UNSPEC, 0, index, IFF.UP, IFF.UP), attrs: [] };
+}
+
+/** Equivalent to: `ip link set dev IFINDEX down` (RTM_NEWLINK, ifi_flags = 0, ifi_change = IFF_UP). */
+export function setLinkDown(index: number): RtnlRequest {
+  return { type: RTM.NEWLINK, flags: NLM_F.REQUEST, fixed: encodeIfinfomsg(RTNL_FAMILY.UNSPEC, 0, index, 0, IFF.UP), attrs: [] };
+}
+
+/** Equivalent to: `ip link set dev IFINDEX mtu MTU` (RTM_NEWLINK with IFLA_MTU). */
+export function setMtu(index: number, mtu: number): RtnlRequest {
+  return {
+    type: RTM.NEWLINK,
+    flags: NLM_F.REQUEST,
+    fixed: encodeIfinfomsg(RTNL_FAMILY.UNSPEC, 0, index, 0, 0),
+    attrs: [nla.u32(IFLA.MTU, checkRange(mtu, 0xffffffff, 'mtu'))],
+  };
+}
