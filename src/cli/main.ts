@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { PathguardError } from '../errors.js';
 import { exitCodeFor, formatError } from './exit.js';
 import { register as registerDemo } from './demo.js';
+import { register as registerRelay } from './relay.js';
 
 function packageVersion(): string {
   const pkg = new URL('../../../package.json', import.meta.url);
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
     '\nExit status: 0 success, 1 failure, 2 usage error.\n' +
       'Every flag can also be set as an environment variable PATHGUARD_<FLAG> (e.g. PATHGUARD_LOG_LEVEL=debug).',
   );
+  registerRelay(program);
   registerDemo(program);
   return program;
 }
@@ -55,5 +57,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+// `pathguard --help | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 const code = await main(process.argv.slice(2));
 process.exitCode = code;

@@ -64,13 +64,14 @@ function runNft(args: readonly string[], input: string, opts: NftOptions): Promi
     argv = ['netns', 'exec', opts.netns, 'nft', ...args];
   }
   return new Promise<NftResult>((resolve, reject) => {
-    const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+    // Commands that read nothing get no stdin pipe: nft may exit before reading it (EPIPE).
+    const child = spawn(cmd, argv, { stdio: [input === '' ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
     let stdinError: Error | undefined;
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill('SIGKILL');
@@ -92,8 +93,10 @@ function runNft(args: readonly string[], input: string, opts: NftOptions): Promi
     });
     // nft exits early on some errors (EPIPE on our write); its exit status and
     // stderr explain those, so the stdin error only decides when nft exits 0.
-    child.stdin.on('error', (err) => (stdinError = err));
-    child.stdin.end(input);
+    if (child.stdin) {
+      child.stdin.on('error', (err) => (stdinError = err));
+      child.stdin.end(input);
+    }
   });
 }
 

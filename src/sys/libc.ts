@@ -268,6 +268,42 @@ export function poll(fd: number, events: number, timeoutMs: number): number {
   return n === 0 ? 0 : v.getUint16(6, true);
 }
 
+/**
+ * poll(2) on several descriptors (struct pollfd[] laid out by PollSet);
+ * blocks up to `timeoutMs`. For worker threads only.
+ */
+export class PollSet {
+  private readonly pfds: Uint8Array;
+  private readonly view: DataView;
+  readonly size: number;
+
+  constructor(fds: readonly { fd: number; events: number }[]) {
+    this.size = fds.length;
+    this.pfds = new Uint8Array(8 * fds.length);
+    this.view = new DataView(this.pfds.buffer);
+    fds.forEach(({ fd, events }, i) => {
+      this.view.setInt32(8 * i, fd, true);
+      this.view.setInt16(8 * i + 4, events, true);
+    });
+  }
+
+  /** Waits; returns how many descriptors are ready (0 on timeout or EINTR). */
+  wait(timeoutMs: number): number {
+    for (let i = 0; i < this.size; i++) this.view.setInt16(8 * i + 6, 0, true);
+    const n = lib().poll(this.pfds, this.size, timeoutMs);
+    if (n < 0) {
+      if (koffi.errno() === ERRNO.EINTR) return 0;
+      fail('poll');
+    }
+    return n;
+  }
+
+  /** revents of the i-th descriptor after wait(). */
+  revents(i: number): number {
+    return this.view.getUint16(8 * i + 6, true);
+  }
+}
+
 export function close(fd: number): void {
   check('close', lib().close(fd));
 }

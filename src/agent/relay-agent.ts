@@ -1,0 +1,308 @@
+/**
+ * The relay, wired: configuration in, a running relay out. The main thread
+ * owns the control plane (peers, local addresses, neighbour MACs, the
+ * nftables table, metrics, health, shutdown); the data plane runs in a
+ * worker thread (src/relay/data-plane.ts) and shares only its counters.
+ *
+ * Start-up order matters for readiness: the firewall table is applied (or
+ * the operator's rules trusted), then the worker binds NFLOG; /readyz turns
+ * green and the ready file appears only when both are done.
+ */
+import { Worker } from 'node:worker_threads';
+import { readFile, writeFile } from 'node:fs/promises';
+import type { Logger } from '../obs/log.js';
+import { componentLogger } from '../obs/log.js';
+import { createMetrics } from '../obs/metrics.js';
+import { StatusServer } from '../obs/http.js';
+import { readyFile, type ReadyFile } from '../obs/ready-file.js';
+import { Shutdown } from '../obs/shutdown.js';
+import { applyRuleset, nftAvailable, removeTable, updatePeerSets } from '../firewall/nft.js';
+import { manualRules, relayRuleset } from '../firewall/ruleset.js';
+import { StaticPeers, peerElements, type Peer } from '../peers/peer-set.js';
+import { addressKey, formatAddress } from '../wire/ip-address.js';
+import { ConfigError, PathguardError, UnsupportedError } from '../errors.js';
+import type { RelayConfig } from '../relay/config.js';
+import { RelayStats } from '../relay/stats.js';
+import type { PeerTarget } from '../relay/transports.js';
+import type { DataPlaneInit, FromDataPlane, ToDataPlane } from '../relay/data-plane.js';
+import { NodeView } from './node-view.js';
+import { registerRelayMetrics } from './relay-metrics.js';
+
+/** The data plane must turn its loop at least this often, or /healthz fails. */
+const STALL_MS = 5_000;
+/** Accepted clock difference between relays for udp replicas. */
+const MAX_SKEW_S = 30;
+
+export interface RunningRelay {
+  /** Resolves with the exit code when the relay has stopped (signal or fatal error). */
+  readonly done: Promise<number>;
+  stop(reason: string): Promise<number>;
+}
+
+function macText(mac: Uint8Array): string {
+  return Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+async function readKey(path: string): Promise<Uint8Array> {
+  let raw: Buffer;
+  try {
+    raw = await readFile(path);
+  } catch (err) {
+    throw new ConfigError([{ field: 'keyFile (--key-file)', value: path, expected: `a readable file (${(err as Error).message})` }]);
+  }
+  const text = raw.toString('utf8').trim();
+  const key = /^[0-9a-fA-F]+$/.test(text) && text.length % 2 === 0 ? Buffer.from(text, 'hex') : raw;
+  if (key.byteLength < 16) {
+    throw new ConfigError([{ field: 'keyFile (--key-file)', value: path, expected: 'at least 16 bytes of key (raw, or hex text)' }]);
+  }
+  return new Uint8Array(key);
+}
+
+/** Writes a sysctl under /proc/sys; returns the previous value. */
+async function sysctl(path: string, value: string): Promise<string> {
+  const full = `/proc/sys/${path}`;
+  const before = (await readFile(full, 'utf8')).trim();
+  if (before !== value) await writeFile(full, value);
+  return before;
+}
+
+/**
+ * Replicas enter through the TUN device with their original, remote source
+ * address, so IPv4 reverse-path filtering decides their fate
+ * (__fib_validate_source, net/ipv4/fib_frontend.c). The kernel applies
+ * max(conf/all/rp_filter, conf/DEV/rp_filter), and a device without an IPv4
+ * address fails every check except rp_filter 0. So: 0 on the TUN device, and
+ * a plain error when conf/all forbids it (pathguard does not change
+ * host-wide filtering on its own).
+ */
+async function prepareTunForReplicas(tun: string, log: Logger): Promise<void> {
+  const before = await sysctl(`net/ipv4/conf/${tun}/rp_filter`, '0');
+  log.info({ sysctl: `net.ipv4.conf.${tun}.rp_filter`, before, after: '0' }, 'turned reverse-path filtering off on the TUN device so injected replicas are accepted');
+  const all = (await readFile('/proc/sys/net/ipv4/conf/all/rp_filter', 'utf8')).trim();
+  if (all !== '0') {
+    log.error(
+      { sysctl: 'net.ipv4.conf.all.rp_filter', value: all },
+      `net.ipv4.conf.all.rp_filter is ${all}: the kernel uses max(all, ${tun}), so IPv4 replicas entering through ${tun} ` +
+        'will be dropped as martians (IPv6 is unaffected). Set net.ipv4.conf.all.rp_filter=0 (and rp_filter on the uplinks ' +
+        'as you want them), or use --transport l2 / broadcast, which deliver replicas on the uplink itself.',
+    );
+  }
+}
+
+export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<RunningRelay> {
+  const log = componentLogger(rootLog, 'relay');
+  const metrics = createMetrics();
+  const stats = new RelayStats();
+  const status = new StatusServer({ listen: cfg.metricsAddr, registry: metrics.registry, log });
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((r) => (resolveDone = r));
+  let stopped = false;
+  // A signal runs the shutdown steps, then lands here with the exit code.
+  const shutdown = new Shutdown({
+    log,
+    exit: (code) => {
+      stopped = true;
+      resolveDone(code);
+    },
+  });
+
+  const captureReady = status.addReadinessCondition('capture');
+  const firewallReady = status.addReadinessCondition('firewall');
+  captureReady.notReady('NFLOG not bound yet');
+  firewallReady.notReady('firewall table not applied yet');
+
+  const view = NodeView.open();
+  shutdown.add('netlink', () => view.close());
+
+  if (cfg.manageFirewall) {
+    const nft = await nftAvailable();
+    if (!nft.available) {
+      throw new UnsupportedError('nftables', `${nft.reason}; install nftables, or add the capture rules yourself and run with --no-manage-firewall`);
+    }
+  }
+
+  const uplinks = cfg.iface.length > 0 ? [...cfg.iface] : [await view.defaultInterface()];
+  const links = await view.links();
+  const byName = new Map([...links].map(([i, n]) => [n, i]));
+  for (const u of uplinks) {
+    if (!u.endsWith('*') && !byName.has(u)) {
+      throw new ConfigError([{ field: 'iface (--iface)', value: u, expected: `an existing interface (this node has ${[...byName.keys()].join(', ')})` }]);
+    }
+  }
+  const sendInterface = uplinks.find((u) => !u.endsWith('*')) ?? uplinks[0]!;
+  const sendIfindex = byName.get(sendInterface) ?? 0;
+
+  let local = await view.localAddresses();
+  const staticPeers = new StaticPeers(cfg.peers.map((b) => ({ address: formatAddress(b), family: b.byteLength === 4 ? 4 : 6, bytes: b }) as Peer));
+  staticPeers.excludeLocal(local);
+  const key = cfg.keyFile ? await readKey(cfg.keyFile) : undefined;
+  const tunName = cfg.transport === 'udp' ? cfg.tunName : undefined;
+
+  // Peers as the data plane sees them, with MACs for l2 and the nft peer_mac set.
+  let macs = new Map<string, Uint8Array>();
+  const targets = (): PeerTarget[] =>
+    staticPeers.current().map((p, index) => {
+      const mac = macs.get(p.address);
+      return mac ? { index, address: p.bytes, mac } : { index, address: p.bytes };
+    });
+  const refreshMacs = async (): Promise<void> => {
+    const found = await view.neighbourMacs(sendIfindex, staticPeers.current().map((p) => p.bytes));
+    macs = new Map();
+    for (const p of staticPeers.current()) {
+      const mac = found.get(addressKey(p.bytes));
+      if (mac) macs.set(p.address, mac);
+    }
+  };
+  await refreshMacs();
+  const peersForFirewall = (): Peer[] => staticPeers.current().map((p) => {
+    const mac = macs.get(p.address);
+    return mac ? { ...p, mac: macText(mac) } : p;
+  });
+
+  if (staticPeers.current().length === 0 && cfg.transport !== 'broadcast') {
+    log.warn({ transport: cfg.transport }, 'no peers configured (--peers): captured messages have nowhere to go');
+  }
+
+  // The firewall table first: the capture rules are what feed NFLOG.
+  const rules = { uplinks, nflogGroup: cfg.nflogGroup, ...(tunName ? { tunInterface: tunName, udpPort: cfg.relayPort } : {}) };
+  if (cfg.manageFirewall) {
+    await applyRuleset(relayRuleset({ ...rules, peers: peerElements(peersForFirewall()) }, { mode: 'replace' }));
+    shutdown.add('firewall', async () => {
+      await removeTable();
+      log.info('removed the nftables table inet pathguard');
+    });
+    log.info({ uplinks, group: cfg.nflogGroup }, 'applied the nftables table inet pathguard');
+  } else {
+    log.info(
+      { rules: manualRules({ ...rules, peers: peerElements(peersForFirewall()), format: 'nft' }) },
+      '--no-manage-firewall: the capture rules must be in place; these are the rules pathguard would add',
+    );
+  }
+  firewallReady.ready();
+
+  // The data plane.
+  const init: DataPlaneInit = {
+    stats: stats.buffer,
+    nflogGroup: cfg.nflogGroup,
+    transport: cfg.transport,
+    sendInterface,
+    relayPort: cfg.relayPort,
+    ...(key ? { key } : {}),
+    ttl: cfg.ttl,
+    ...(tunName ? { tunName } : {}),
+    maxSkewS: MAX_SKEW_S,
+    dryRun: cfg.dryRun,
+    debug: log.isLevelEnabled('debug'),
+    state: {
+      vipNetworks: cfg.vipNetworks,
+      ignoreNetworks: cfg.ignoreNetworks,
+      ports: cfg.ports,
+      srcRate: cfg.srcRate,
+      srcBurst: cfg.srcBurst,
+      ifaceRate: cfg.ifaceRate,
+      ifaceBurst: cfg.ifaceBurst,
+      dedupWindow: cfg.dedupWindow,
+    },
+    peers: targets(),
+    localAddresses: local,
+  };
+  const worker = new Worker(new URL('../relay/data-plane.js', import.meta.url), { workerData: init });
+  const send = (m: ToDataPlane) => worker.postMessage(m);
+  const ready = new Promise<{ tunName?: string }>((resolve, reject) => {
+    worker.on('message', (m: FromDataPlane) => {
+      if (m.type === 'ready') resolve(m);
+      else if (m.type === 'fatal') {
+        const err = new PathguardError('PG_UNSUPPORTED', m.message);
+        reject(err);
+        if (!stopped) {
+          log.error({ code: m.code }, `data plane failed: ${m.message}`);
+          void stop('data plane failed', 1);
+        }
+      } else if (m.type === 'debug') log.debug(m.fields, m.msg);
+    });
+    worker.on('error', (err) => {
+      reject(err);
+      if (!stopped) {
+        log.error({ err }, 'data plane crashed');
+        void stop('data plane crashed', 1);
+      }
+    });
+  });
+  shutdown.add('data plane', async () => {
+    const exited = new Promise<void>((r) => worker.once('exit', () => r()));
+    send({ type: 'stop' });
+    const t = setTimeout(() => void worker.terminate(), 2000);
+    await exited;
+    clearTimeout(t);
+  });
+
+  async function stop(reason: string, code = 0): Promise<number> {
+    if (stopped) return done;
+    stopped = true;
+    log.info({ reason }, 'stopping');
+    const rc = await shutdown.trigger(reason);
+    resolveDone(code || rc);
+    return code || rc;
+  }
+
+  let info: { tunName?: string };
+  try {
+    info = await ready;
+  } catch (err) {
+    await stop('start-up failed', 1);
+    throw err;
+  }
+  captureReady.ready();
+  log.info({ group: cfg.nflogGroup, transport: cfg.transport, peers: staticPeers.current().map((p) => p.address), dryRun: cfg.dryRun }, 'capturing');
+
+  if (info.tunName) await prepareTunForReplicas(info.tunName, log);
+
+  // Metrics, health, readiness.
+  registerRelayMetrics(metrics.registry, { stats, transport: cfg.transport, peerNames: () => staticPeers.current().map((p) => p.address) });
+  status.addLivenessCheck('capture loop', () => {
+    const age = Date.now() - stats.get('heartbeat_ms');
+    return age > STALL_MS ? `capture loop stalled for ${Math.round(age / 1000)} s` : undefined;
+  });
+  const listening = await status.start();
+  shutdown.add('status server', () => status.close());
+  log.info({ metrics: `${listening.host}:${listening.port}` }, 'serving /metrics, /healthz, /readyz');
+
+  let ready_: ReadyFile | undefined;
+  if (cfg.readyFile) {
+    ready_ = await readyFile(cfg.readyFile, { component: 'relay', metrics: listening });
+    shutdown.add('ready file', () => ready_!.remove());
+  }
+
+  // Keep peers, local addresses and MACs current.
+  let timer: NodeJS.Timeout | undefined;
+  const refresh = async (): Promise<void> => {
+    local = await view.localAddresses();
+    staticPeers.excludeLocal(local);
+    send({ type: 'local', addresses: local });
+    await refreshMacs();
+    send({ type: 'peers', peers: targets() });
+    if (cfg.manageFirewall) await updatePeerSets(peerElements(peersForFirewall()));
+  };
+  const schedule = () => {
+    if (timer || stopped) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      refresh().catch((err) => log.warn({ err }, 'refreshing peers and addresses failed; will retry on the next change'));
+    }, 200);
+  };
+  const sub = view.watch(() => schedule());
+  // Unresolved MACs (l2) are retried until every peer has one.
+  const retry = setInterval(() => {
+    if (cfg.transport === 'l2' && staticPeers.current().some((p) => !macs.has(p.address))) schedule();
+  }, 1000);
+  shutdown.add('watches', () => {
+    sub.close();
+    clearInterval(retry);
+    if (timer) clearTimeout(timer);
+  });
+  if (cfg.transport === 'l2' && staticPeers.current().some((p) => !macs.has(p.address))) schedule();
+
+  shutdown.install();
+  return { done, stop: (reason) => stop(reason) };
+}
+

@@ -1,0 +1,26 @@
+/** Reads the optional YAML configuration file (`--config`): one section per component. */
+import { readFile } from 'node:fs/promises';
+import YAML from 'yaml';
+import { ConfigError } from '../errors.js';
+
+/** The `section` of the file at `path` (undefined when no file was given or the section is absent). */
+export async function configSection(path: string | undefined, section: string): Promise<unknown> {
+  if (path === undefined) return undefined;
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([{ field: '--config', value: path, expected: `a readable YAML file (${(err as Error).message})` }]);
+  }
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text);
+  } catch (err) {
+    throw new ConfigError([{ field: '--config', value: path, expected: `valid YAML (${(err as Error).message})` }]);
+  }
+  if (doc === null || doc === undefined) return undefined;
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new ConfigError([{ field: '--config', value: path, expected: `a mapping with a "${section}:" section` }]);
+  }
+  return (doc as Record<string, unknown>)[section];
+}

@@ -1,0 +1,54 @@
+/**
+ * `pathguard relay`: captures ICMP "fragmentation needed" / "packet too big"
+ * messages and relays them to every peer node, so the node that owns the flow
+ * learns the path MTU (ECMP / anycast PMTUD black holes).
+ */
+import { Command, Option } from 'commander';
+import { RELAY_FLAGS, relayConfig } from '../relay/config.js';
+import { startRelay } from '../agent/relay-agent.js';
+import { createLogger } from '../obs/log.js';
+import { configSection } from './config-file.js';
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('relay')
+    .description(
+      'Capture ICMP "fragmentation needed" (v4) and "packet too big" (v6) messages from NFLOG and relay them to every ' +
+        'other node, so the node that owns the flow learns the path MTU. Runs until SIGINT/SIGTERM; needs CAP_NET_ADMIN and CAP_NET_RAW.',
+    )
+    .option('--config <file>', 'YAML configuration file; its "relay:" section sets any option below (flags and environment win)');
+  for (const def of RELAY_FLAGS) {
+    const env = def.env.length > 0 ? ` [env: ${def.env.join(', ')}]` : '';
+    const dflt = def.defaultText !== undefined && !def.description.includes('(default:') ? ` (default: ${def.defaultText})` : '';
+    const o = new Option(def.flags, `${def.description}${dflt}${env}`);
+    if (def.repeatable) o.argParser(collect);
+    cmd.addOption(o);
+    if (def.negatable) cmd.addOption(new Option(`--no-${def.flags.slice(2).split(' ')[0]}`, `do not ${def.description.split(' (')[0]}`));
+    for (const a of def.aliases) {
+      const alias = new Option(a.flags).hideHelp();
+      if (def.repeatable) alias.argParser(collect);
+      cmd.addOption(alias);
+    }
+  }
+  cmd.addHelpText(
+    'after',
+    '\nExamples:\n' +
+      '  pathguard relay --peers 192.0.2.11,192.0.2.12 --vip-networks 198.51.100.0/24\n' +
+      '  pathguard relay --transport l2 --iface eth0 --peers 192.0.2.11,192.0.2.12 --vip-networks 2001:db8:f::/48\n' +
+      '\nMetrics on /metrics, liveness on /healthz (fails when the capture loop stalls), readiness on /readyz.',
+  );
+  cmd.action(async (flags: Record<string, unknown>) => {
+    const { config, ...rest } = flags as { config?: string } & Record<string, unknown>;
+    const cfg = relayConfig(rest, process.env, await configSection(config, 'relay'));
+    const log = createLogger({ level: cfg.logLevel });
+    const relay = await startRelay(cfg, log);
+    const code = await relay.done;
+    process.exitCode = code;
+    // The worker and watches are closed; exit now rather than wait on stray handles.
+    setImmediate(() => process.exit(code));
+  });
+}

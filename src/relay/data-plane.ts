@@ -1,0 +1,298 @@
+/**
+ * The relay's data plane: a worker thread that receives captured packets
+ * from NFLOG, decides, and sends replicas (and, for the udp transport,
+ * receives replicas from peers and injects them through the TUN device).
+ *
+ * It runs a plain loop around poll(2) with a 100 ms timeout, so it blocks
+ * only its own thread: a flood cannot delay metrics, health checks or the
+ * control plane on the main thread. Between turns it takes control messages
+ * (peer and local-address updates, stop) with receiveMessageOnPort, and it
+ * writes a heartbeat into shared memory that /healthz watches.
+ *
+ * Per packet: one decide(), one enqueue (no syscall); per NFLOG batch: one
+ * flush (sendmmsg per family and per 64 replicas). Nothing is logged per
+ * packet unless the level is debug.
+ */
+import { parentPort, workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { NflogReader, type NflogPacket } from '../net/nflog-reader.js';
+import { PacketSender } from '../net/packet-socket.js';
+import { UdpSocket } from '../net/udp-socket.js';
+import { RawIpSender } from '../net/raw-ip.js';
+import { TunDevice } from '../net/tun.js';
+import { PollSet, POLL } from '../sys/libc.js';
+import { decodeRelayDatagram } from '../wire/relay-datagram.js';
+import { decodeTooBig } from '../wire/too-big-decode.js';
+import { addressKey, formatAddress } from '../wire/ip-address.js';
+import { PathguardError } from '../errors.js';
+import { decide, RelayState, type RelayStateOptions } from './decide.js';
+import { RelayStats } from './stats.js';
+import { BroadcastTransport, IpTransport, L2Transport, UdpTransport, type PeerTarget, type Transport, type TransportName } from './transports.js';
+
+export interface DataPlaneInit {
+  readonly stats: SharedArrayBuffer;
+  readonly nflogGroup: number;
+  readonly transport: TransportName;
+  /** Interface l2/broadcast frames leave by. */
+  readonly sendInterface: string;
+  readonly relayPort: number;
+  readonly key?: Uint8Array;
+  readonly ttl: number;
+  /** TUN device for injecting received replicas (udp transport). */
+  readonly tunName?: string;
+  /** Largest clock difference accepted on a received replica, seconds. */
+  readonly maxSkewS: number;
+  readonly dryRun: boolean;
+  readonly debug: boolean;
+  readonly state: RelayStateOptions;
+  readonly peers: readonly PeerTarget[];
+  readonly localAddresses: readonly Uint8Array[];
+}
+
+export type ToDataPlane =
+  | { readonly type: 'peers'; readonly peers: readonly PeerTarget[] }
+  | { readonly type: 'local'; readonly addresses: readonly Uint8Array[] }
+  | { readonly type: 'stop' };
+
+export type FromDataPlane =
+  | { readonly type: 'ready'; readonly tunName?: string; readonly tunIfindex?: number }
+  | { readonly type: 'fatal'; readonly code: string; readonly message: string }
+  | { readonly type: 'debug'; readonly msg: string; readonly fields: Record<string, unknown> }
+  | { readonly type: 'stopped' };
+
+const ZERO_MAC = 'ff:ff:ff:ff:ff:ff';
+
+class DataPlane {
+  private readonly init: DataPlaneInit;
+  private readonly port: MessagePort;
+  private readonly stats: RelayStats;
+  private readonly state: RelayState;
+  private readonly reader: NflogReader;
+  private readonly transport: Transport;
+  private readonly udp4?: UdpSocket;
+  private readonly udp6?: UdpSocket;
+  private readonly tun?: TunDevice;
+  private peerByKey = new Map<string, PeerTarget>();
+  private peerMacs = new Set<string>();
+  private stopping = false;
+  private readonly injectQueue: Uint8Array[] = [];
+
+  constructor(init: DataPlaneInit, port: MessagePort) {
+    this.init = init;
+    this.port = port;
+    this.stats = new RelayStats(init.stats);
+    this.state = new RelayState({ ...init.state, localAddresses: init.localAddresses });
+    // Open everything before reporting ready; any failure here is fatal and explained.
+    this.reader = NflogReader.open(init.nflogGroup, { qthresh: 1, flushTimeout: 0 });
+    if (init.transport === 'udp' || init.tunName) {
+      this.udp4 = UdpSocket.open({ family: 4, port: init.relayPort, maxDatagram: 9000, receiveBuffer: 4 << 20, reuseAddress: true });
+      this.udp6 = UdpSocket.open({ family: 6, port: init.relayPort, maxDatagram: 9000, receiveBuffer: 4 << 20, reuseAddress: true });
+    }
+    if (init.tunName) this.tun = TunDevice.open(init.tunName, { mtu: 65535 });
+    this.transport = this.openTransport();
+    this.setPeers(init.peers);
+  }
+
+  private openTransport(): Transport {
+    const { transport, sendInterface, stats } = { ...this.init, stats: this.stats };
+    switch (transport) {
+      case 'l2':
+        return new L2Transport(PacketSender.open({ device: sendInterface }), stats);
+      case 'broadcast':
+        return new BroadcastTransport(PacketSender.open({ device: sendInterface }), stats);
+      case 'ip':
+        return new IpTransport(RawIpSender.open({ family: 4 }), RawIpSender.open({ family: 6 }), this.init.ttl, stats);
+      case 'udp':
+        return new UdpTransport({
+          sock4: this.udp4!,
+          sock6: this.udp6!,
+          port: this.init.relayPort,
+          stats,
+          ...(this.init.key ? { key: this.init.key } : {}),
+        });
+    }
+  }
+
+  private setPeers(peers: readonly PeerTarget[]): void {
+    this.transport.setPeers(peers);
+    this.state.setPeers(peers.map((p) => p.address));
+    this.peerByKey = new Map(peers.map((p) => [addressKey(p.address), p]));
+    this.peerMacs = new Set(peers.filter((p) => p.mac).map((p) => Array.from(p.mac!, (b) => b.toString(16).padStart(2, '0')).join(':')));
+    this.stats.set('peers', peers.length);
+  }
+
+  /** A packet the capture layer can tell is a replica (when the operator's own rules let it through). */
+  private isReplica(p: NflogPacket): boolean {
+    if (this.tun && p.indev === this.tun.ifindex) return true;
+    const hdr = p.hwHeader;
+    if (hdr && hdr.byteLength >= 12) {
+      let bcast = true;
+      for (let i = 0; i < 6; i++) if (hdr[i] !== 0xff) bcast = false;
+      if (bcast) return true;
+    }
+    if (p.hwaddr && p.hwaddr.byteLength === 6 && this.peerMacs.size > 0) {
+      const mac = Array.from(p.hwaddr, (b) => b.toString(16).padStart(2, '0')).join(':');
+      if (mac !== ZERO_MAC && this.peerMacs.has(mac)) return true;
+    }
+    return false;
+  }
+
+  private control(): void {
+    for (;;) {
+      const m = receiveMessageOnPort(this.port);
+      if (!m) return;
+      const msg = m.message as ToDataPlane;
+      if (msg.type === 'peers') this.setPeers(msg.peers);
+      else if (msg.type === 'local') this.state.setLocalAddresses(msg.addresses);
+      else if (msg.type === 'stop') this.stopping = true;
+    }
+  }
+
+  private capture(): void {
+    // Drain what is queued now, but yield to the loop after a bounded amount
+    // so control messages and the heartbeat keep flowing under a flood.
+    for (let round = 0; round < 64; round++) {
+      const packets = this.reader.readBatch();
+      if (packets.length === 0) break;
+      const t0 = performance.now();
+      let relayed = 0;
+      for (const p of packets) {
+        if (p.payload === undefined) {
+          this.state.counters.rejected.truncated_ip++;
+          continue;
+        }
+        const d = decide(p.payload, { ifindex: p.indev ?? 0, now: t0, fromPeer: this.isReplica(p) }, this.state);
+        if (d.kind !== 'relay') continue;
+        relayed++;
+        if (!this.init.dryRun) this.transport.enqueue(p.payload, d.tooBig);
+        if (this.init.debug) {
+          this.port.postMessage({
+            type: 'debug',
+            msg: this.init.dryRun ? 'would relay' : 'relayed',
+            fields: { flow: d.key, mtu: d.tooBig.mtu, from: formatAddress(d.tooBig.outerSrc), transport: this.transport.name },
+          } satisfies FromDataPlane);
+        }
+      }
+      this.stats.add('received', packets.length);
+      if (relayed > 0) {
+        this.transport.flush();
+        this.stats.latency((performance.now() - t0) * 1000, relayed);
+      }
+    }
+    this.syncDecisionCounters();
+    this.stats.set('nflog_overruns', this.reader.stats.overruns);
+  }
+
+  /** Mirrors decide()'s own counters into shared memory (cheap: a few dozen numbers per batch). */
+  private syncDecisionCounters(): void {
+    const c = this.state.counters;
+    this.stats.set('relayed', c.relayed);
+    this.stats.set('duplicate', c.duplicate);
+    this.stats.set('loop', c.loop);
+    for (const [r, n] of Object.entries(c.rejected)) this.stats.reject(r as never, n - this.stats.rejected(r as never));
+    for (const [r, n] of Object.entries(c.rateLimited)) this.stats.rateLimit(r as never, n - this.stats.rateLimited(r as never));
+  }
+
+  /** Replicas from peers (udp transport): check, then inject into our own stack. */
+  private receiveReplicas(sock: UdpSocket): void {
+    for (let round = 0; round < 64; round++) {
+      const r = sock.receiveBatch();
+      if (r.count === 0) break;
+      const now = Math.floor(Date.now() / 1000);
+      for (let i = 0; i < r.count; i++) {
+        this.stats.add('replicas_received');
+        const src = r.source(i).address;
+        if (!this.peerByKey.has(addressKey(src))) {
+          this.stats.replicaReject('unknown_peer');
+          continue;
+        }
+        if (r.truncated(i)) {
+          this.stats.replicaReject('short_datagram');
+          continue;
+        }
+        const d = decodeRelayDatagram(r.data(i), this.init.key !== undefined);
+        if (!d.ok) {
+          this.stats.replicaReject(d.reason);
+          continue;
+        }
+        if (this.init.key) {
+          const expect = createHmac('sha256', this.init.key).update(d.value.header).update(d.value.packet).digest();
+          if (!timingSafeEqual(expect, d.value.hmac!)) {
+            this.stats.replicaReject('bad_hmac');
+            continue;
+          }
+        }
+        if (Math.abs(now - d.value.time) > this.init.maxSkewS) {
+          this.stats.replicaReject('stale');
+          continue;
+        }
+        if (!decodeTooBig(d.value.packet).ok) {
+          this.stats.replicaReject('not_too_big');
+          continue;
+        }
+        this.injectQueue.push(d.value.packet);
+      }
+      if (this.injectQueue.length > 0) {
+        if (this.tun && !this.init.dryRun) {
+          const rep = this.tun.writeMany(this.injectQueue);
+          this.stats.add('replicas_injected', rep.sent);
+          this.stats.add('inject_errors', rep.failed);
+        }
+        this.injectQueue.length = 0;
+      }
+    }
+  }
+
+  run(): void {
+    const fds = [{ fd: this.reader.fd, events: POLL.IN }];
+    if (this.udp4 && this.udp6) fds.push({ fd: this.udp4.fd, events: POLL.IN }, { fd: this.udp6.fd, events: POLL.IN });
+    const ps = new PollSet(fds);
+    this.port.postMessage({
+      type: 'ready',
+      ...(this.tun ? { tunName: this.tun.name, tunIfindex: this.tun.ifindex } : {}),
+    } satisfies FromDataPlane);
+    while (!this.stopping) {
+      this.stats.set('heartbeat_ms', Date.now());
+      this.stats.add('loop_turns');
+      this.control();
+      const n = ps.wait(100);
+      if (n === 0) continue;
+      if (ps.revents(0) & POLL.IN) this.capture();
+      if (this.udp4 && ps.revents(1) & POLL.IN) this.receiveReplicas(this.udp4);
+      if (this.udp6 && ps.revents(2) & POLL.IN) this.receiveReplicas(this.udp6);
+    }
+    this.close();
+  }
+
+  close(): void {
+    this.reader.close();
+    this.transport.close();
+    this.udp4?.close();
+    this.udp6?.close();
+    this.tun?.close();
+  }
+}
+
+function main(): void {
+  const port = parentPort;
+  if (!port) throw new Error('data-plane.ts runs as a worker thread');
+  let plane: DataPlane;
+  try {
+    plane = new DataPlane(workerData as DataPlaneInit, port);
+  } catch (err) {
+    const code = err instanceof PathguardError ? err.code : 'PG_INTERNAL';
+    port.postMessage({ type: 'fatal', code, message: err instanceof Error ? err.message : String(err) } satisfies FromDataPlane);
+    return;
+  }
+  try {
+    plane.run();
+  } catch (err) {
+    port.postMessage({ type: 'fatal', code: 'PG_INTERNAL', message: err instanceof Error ? (err.stack ?? err.message) : String(err) } satisfies FromDataPlane);
+    plane.close();
+    return;
+  }
+  port.postMessage({ type: 'stopped' } satisfies FromDataPlane);
+}
+
+main();

@@ -1,0 +1,289 @@
+/**
+ * How a replica reaches the other nodes (../shared/design.md, "Relay
+ * transports"). Every transport delivers the captured packet so the owner's
+ * stack handles it like the original:
+ *
+ *   udp        the verbatim IP packet in a pathguard datagram to each peer's
+ *              relay port; the peer injects it through its TUN device
+ *   l2         the verbatim IP packet in an Ethernet frame to each peer's MAC
+ *   broadcast  one frame to ff:ff:ff:ff:ff:ff
+ *   ip         the ICMP message re-originated to each peer address with a new
+ *              outer header and --ttl (go-pmtud's original behaviour)
+ *
+ * Transports live in the data-plane worker. enqueue() only records what to
+ * send (the packet view stays valid until the next NFLOG read); flush() sends
+ * everything queued since the last flush with as few sendmmsg(2) calls as the
+ * batch size allows, and charges each failed slot to its peer. A send error
+ * is counted, never thrown: one unreachable peer must not stop the rest.
+ */
+import { createHmac } from 'node:crypto';
+import { PacketSender, type Frame } from '../net/packet-socket.js';
+import { UdpSocket, type Datagram } from '../net/udp-socket.js';
+import { RawIpSender, type IcmpDatagram } from '../net/raw-ip.js';
+import type { SendReport } from '../net/batch-sender.js';
+import { ETH_P } from '../wire/ethernet.js';
+import { relayHeaderLength, writeRelayHeader, RELAY_HEADER_LEN } from '../wire/relay-datagram.js';
+import type { TooBig } from '../wire/too-big.js';
+import type { RelayStats } from './stats.js';
+
+export type TransportName = 'udp' | 'l2' | 'broadcast' | 'ip';
+
+/** A peer as the data plane sees it. `index` keys its error counter. */
+export interface PeerTarget {
+  readonly index: number;
+  /** 4 or 16 bytes. */
+  readonly address: Uint8Array;
+  /** The peer's MAC on the uplink, when known (l2). */
+  readonly mac?: Uint8Array;
+}
+
+export interface Transport {
+  readonly name: TransportName;
+  setPeers(peers: readonly PeerTarget[]): void;
+  /** Queues `packet` (a full IP packet, a view valid until the next read) for every peer. */
+  enqueue(packet: Uint8Array, tooBig: TooBig): void;
+  /** Sends everything queued; returns how many replicas the kernel accepted. */
+  flush(): number;
+  close(): void;
+}
+
+const BROADCAST_MAC = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
+
+/** Runs `send` over `items` in chunks of `batch`, charging failures to `owners`. */
+function sendChunked<T>(
+  items: T[],
+  owners: number[],
+  batch: number,
+  send: (chunk: T[]) => SendReport,
+  stats: RelayStats,
+): number {
+  let sent = 0;
+  for (let start = 0; start < items.length; start += batch) {
+    const chunk = items.length <= batch ? items : items.slice(start, start + batch);
+    const r = send(chunk);
+    sent += r.sent;
+    if (r.failed > 0) {
+      stats.add('send_errors', r.failed);
+      for (let i = 0; i < r.count; i++) if (r.errno(i) !== 0 && owners[start + i]! >= 0) stats.peerError(owners[start + i]!);
+    }
+  }
+  stats.add('replicas_sent', sent);
+  items.length = 0;
+  owners.length = 0;
+  return sent;
+}
+
+/** Frames to each peer's MAC (one per distinct MAC: a peer listed by IPv4 and IPv6 gets one copy). */
+export class L2Transport implements Transport {
+  readonly name = 'l2' as const;
+  private targets: { index: number; mac: Uint8Array }[] = [];
+  private readonly frames: Frame[] = [];
+  private readonly owners: number[] = [];
+  private readonly sender: PacketSender;
+  private readonly stats: RelayStats;
+  private missingMac = 0;
+
+  constructor(sender: PacketSender, stats: RelayStats) {
+    this.sender = sender;
+    this.stats = stats;
+  }
+
+  setPeers(peers: readonly PeerTarget[]): void {
+    const seen = new Set<string>();
+    this.targets = [];
+    this.missingMac = 0;
+    for (const p of peers) {
+      if (!p.mac) {
+        this.missingMac++;
+        continue;
+      }
+      const k = p.mac.join(':');
+      if (seen.has(k)) continue;
+      seen.add(k);
+      this.targets.push({ index: p.index, mac: p.mac });
+    }
+  }
+
+  /** Peers skipped because their MAC is not resolved yet. */
+  get unresolved(): number {
+    return this.missingMac;
+  }
+
+  enqueue(packet: Uint8Array, tooBig: TooBig): void {
+    const protocol = tooBig.family === 4 ? ETH_P.IP : ETH_P.IPV6;
+    for (const t of this.targets) {
+      this.frames.push({ payload: packet, mac: t.mac, protocol });
+      this.owners.push(t.index);
+    }
+  }
+
+  flush(): number {
+    if (this.frames.length === 0) return 0;
+    return sendChunked(this.frames, this.owners, this.sender.batchSize, (c) => this.sender.sendTo(c), this.stats);
+  }
+
+  close(): void {
+    this.sender.close();
+  }
+}
+
+/** One broadcast frame per message, whatever the peers (cloudflare/pmtud's way). */
+export class BroadcastTransport implements Transport {
+  readonly name = 'broadcast' as const;
+  private readonly frames: Frame[] = [];
+  private readonly owners: number[] = [];
+  private readonly sender: PacketSender;
+  private readonly stats: RelayStats;
+
+  constructor(sender: PacketSender, stats: RelayStats) {
+    this.sender = sender;
+    this.stats = stats;
+  }
+
+  setPeers(): void {
+    // Broadcast reaches whoever is on the segment.
+  }
+
+  enqueue(packet: Uint8Array, tooBig: TooBig): void {
+    this.frames.push({ payload: packet, mac: BROADCAST_MAC, protocol: tooBig.family === 4 ? ETH_P.IP : ETH_P.IPV6 });
+    this.owners.push(-1);
+  }
+
+  flush(): number {
+    if (this.frames.length === 0) return 0;
+    return sendChunked(this.frames, this.owners, this.sender.batchSize, (c) => this.sender.sendTo(c), this.stats);
+  }
+
+  close(): void {
+    this.sender.close();
+  }
+}
+
+/** Re-originates the ICMP message to each peer of the packet's family with a fixed TTL. */
+export class IpTransport implements Transport {
+  readonly name = 'ip' as const;
+  private v4: PeerTarget[] = [];
+  private v6: PeerTarget[] = [];
+  private readonly q4: IcmpDatagram[] = [];
+  private readonly q6: IcmpDatagram[] = [];
+  private readonly o4: number[] = [];
+  private readonly o6: number[] = [];
+  private readonly s4: RawIpSender;
+  private readonly s6: RawIpSender;
+  private readonly ttl: number;
+  private readonly stats: RelayStats;
+
+  constructor(s4: RawIpSender, s6: RawIpSender, ttl: number, stats: RelayStats) {
+    this.s4 = s4;
+    this.s6 = s6;
+    this.ttl = ttl;
+    this.stats = stats;
+  }
+
+  setPeers(peers: readonly PeerTarget[]): void {
+    this.v4 = peers.filter((p) => p.address.byteLength === 4);
+    this.v6 = peers.filter((p) => p.address.byteLength === 16);
+  }
+
+  enqueue(packet: Uint8Array, tooBig: TooBig): void {
+    // The ICMP message is reused as is: its checksum does not cover the IPv4
+    // header, and for ICMPv6 the kernel recomputes it over the new pseudo-header.
+    const icmp = packet.subarray(tooBig.icmpOffset);
+    const [peers, q, o] = tooBig.family === 4 ? [this.v4, this.q4, this.o4] : [this.v6, this.q6, this.o6];
+    for (const p of peers) {
+      q.push({ dst: p.address, icmp, ttl: this.ttl });
+      o.push(p.index);
+    }
+  }
+
+  flush(): number {
+    let sent = 0;
+    if (this.q4.length > 0) sent += sendChunked(this.q4, this.o4, this.s4.batchSize, (c) => this.s4.sendIcmp(c), this.stats);
+    if (this.q6.length > 0) sent += sendChunked(this.q6, this.o6, this.s6.batchSize, (c) => this.s6.sendIcmp(c), this.stats);
+    return sent;
+  }
+
+  close(): void {
+    this.s4.close();
+    this.s6.close();
+  }
+}
+
+/**
+ * The verbatim packet in a pathguard datagram (src/wire/relay-datagram.ts) to
+ * each peer of the packet's family on the relay port. Datagrams are built in
+ * a preallocated arena that is reused after every flush.
+ */
+export class UdpTransport implements Transport {
+  readonly name = 'udp' as const;
+  private v4: { index: number; to: Uint8Array }[] = [];
+  private v6: { index: number; to: Uint8Array }[] = [];
+  private readonly q4: Datagram[] = [];
+  private readonly q6: Datagram[] = [];
+  private readonly o4: number[] = [];
+  private readonly o6: number[] = [];
+  private readonly arena = Buffer.alloc(4 << 20);
+  private used = 0;
+  private readonly sock4: UdpSocket;
+  private readonly sock6: UdpSocket;
+  private readonly port: number;
+  private readonly key: Uint8Array | undefined;
+  private readonly stats: RelayStats;
+  private readonly clock: () => number;
+
+  constructor(opts: { sock4: UdpSocket; sock6: UdpSocket; port: number; key?: Uint8Array; stats: RelayStats; clockS?: () => number }) {
+    this.sock4 = opts.sock4;
+    this.sock6 = opts.sock6;
+    this.port = opts.port;
+    this.key = opts.key;
+    this.stats = opts.stats;
+    this.clock = opts.clockS ?? (() => Math.floor(Date.now() / 1000));
+  }
+
+  setPeers(peers: readonly PeerTarget[]): void {
+    this.v4 = peers.filter((p) => p.address.byteLength === 4).map((p) => ({ index: p.index, to: UdpSocket.sockaddr(p.address, this.port) }));
+    this.v6 = peers.filter((p) => p.address.byteLength === 16).map((p) => ({ index: p.index, to: UdpSocket.sockaddr(p.address, this.port) }));
+  }
+
+  /** Builds one datagram (header, HMAC, packet) in the arena; the same bytes go to every peer. */
+  private datagram(packet: Uint8Array): Uint8Array | undefined {
+    const withHmac = this.key !== undefined;
+    const len = relayHeaderLength(withHmac) + packet.byteLength;
+    if (this.used + len > this.arena.byteLength) {
+      this.flush();
+      if (len > this.arena.byteLength) return undefined;
+    }
+    const out = this.arena.subarray(this.used, this.used + len);
+    this.used += len;
+    const at = writeRelayHeader(out, 0, this.clock(), withHmac);
+    out.set(packet, at);
+    if (this.key) {
+      const mac = createHmac('sha256', this.key).update(out.subarray(0, RELAY_HEADER_LEN)).update(packet).digest();
+      out.set(mac, RELAY_HEADER_LEN);
+    }
+    return out;
+  }
+
+  enqueue(packet: Uint8Array, tooBig: TooBig): void {
+    const [peers, q, o] = tooBig.family === 4 ? [this.v4, this.q4, this.o4] : [this.v6, this.q6, this.o6];
+    if (peers.length === 0) return;
+    const data = this.datagram(packet);
+    if (!data) return;
+    for (const p of peers) {
+      q.push({ data, to: p.to });
+      o.push(p.index);
+    }
+  }
+
+  flush(): number {
+    let sent = 0;
+    if (this.q4.length > 0) sent += sendChunked(this.q4, this.o4, this.sock4.batchSize, (c) => this.sock4.sendMany(c), this.stats);
+    if (this.q6.length > 0) sent += sendChunked(this.q6, this.o6, this.sock6.batchSize, (c) => this.sock6.sendMany(c), this.stats);
+    this.used = 0;
+    return sent;
+  }
+
+  close(): void {
+    // The sockets are shared with the replica receiver, which closes them.
+  }
+}
