@@ -56,10 +56,11 @@ export interface NflogReaderOptions {
   /** Datagrams per recvmmsg(2) (default 16). */
   readonly slots?: number;
   /**
-   * Send NFULNL_CFG_CMD_PF_BIND for AF_INET and AF_INET6 first (default true),
-   * as libnetfilter_log does. Obsolete since Linux 3.17 and its errors are
-   * ignored; note it also makes nfnetlink_log the namespace's default logger
-   * for those families (net.netfilter.nf_log.2 / .10).
+   * Send NFULNL_CFG_CMD_PF_BIND for AF_INET and AF_INET6 first, as
+   * libnetfilter_log does (default false). Obsolete since Linux 3.17 and its
+   * errors are ignored; it also makes nfnetlink_log the namespace's default
+   * logger for those families (net.netfilter.nf_log.2 / .10), which would
+   * divert an operator's plain `log` rules from syslog: off unless asked for.
    */
   readonly pfBind?: boolean;
 }
@@ -165,7 +166,7 @@ export class NflogReader {
 
   private bind(opts: NflogReaderOptions, copyRange: number, nlbufsiz: number): void {
     const g = this.group;
-    if (opts.pfBind ?? true) {
+    if (opts.pfBind ?? false) {
       for (const family of [AF.INET, AF.INET6]) {
         const err = this.configure(nflogConfig.pfBind(family));
         // nfnetlink refuses every message with EPERM without CAP_NET_ADMIN; other errors mean the
@@ -207,7 +208,15 @@ export class NflogReader {
     const buf = this.batch.slot(0);
     const deadline = Date.now() + CONFIG_ACK_TIMEOUT_MS;
     for (;;) {
-      const n = libc.recv(this.fd, buf);
+      let n: number;
+      try {
+        n = libc.recv(this.fd, buf);
+      } catch (err) {
+        // Log messages flooding in after the bind may overrun the buffer; the ACK is still to come.
+        if (!(err instanceof SyscallError && err.errnoName === 'ENOBUFS')) throw err;
+        this.stats.overruns++;
+        continue;
+      }
       if (n === libc.WOULD_BLOCK) {
         const left = deadline - Date.now();
         if (left <= 0 || libc.poll(this.fd, libc.POLL.IN, left) === 0) {

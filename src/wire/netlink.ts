@@ -193,7 +193,7 @@ export function decodeErrorPayload(msg: NetlinkMessage): NetlinkErrorPayload {
     attributes = decodeAttributes(r.rest(), 'nlmsgerr attributes');
   }
   const out: { -readonly [K in keyof NetlinkErrorPayload]: NetlinkErrorPayload[K] } = {
-    errno: -error,
+    errno: error === 0 ? 0 : -error,
     request,
     attributes,
   };
