@@ -16,9 +16,11 @@
  * A message the rate limiter refuses is taken back out of the dedup table,
  * so the table only remembers what was actually relayed.
  *
- * Cost per packet: decode plus at most a few dozen array reads; rejections,
- * loops, duplicates and rate limits return shared frozen Decisions, a relay
- * allocates the Decision and its dedup key.
+ * Cost per packet: decode plus a few dozen typed-array reads; rejections,
+ * loops, duplicates and rate limits allocate nothing here (shared frozen
+ * Decisions; dedup and the limiter are typed-array tables). Only a relayed
+ * message, at most --iface-rate per second, allocates its Decision and the
+ * text key (tooBigKey()) the I/O part logs.
  */
 import { decodeTooBig, tooBigKey } from '../wire/too-big-decode.js';
 import type { TooBig } from '../wire/too-big.js';
@@ -74,7 +76,7 @@ export interface RelayStateOptions {
   readonly dedupMaxEntries?: number;
   /** Units per second of `meta.now`: 1000 (performance.now(), the default) or 1e9 (hrtime nanoseconds). */
   readonly unitsPerSecond?: number;
-  /** Fixed secret for the rate limiter's source hash (tests); random by default. */
+  /** Fixed secret for the table hashes (keyed-hash.ts; tests, benchmarks); random by default. */
   readonly hashKey?: Uint32Array;
 }
 
@@ -116,6 +118,7 @@ export class RelayState {
     this.dedup = new Dedup({
       window: ((opts.dedupWindow ?? DEDUP_DEFAULTS.windowMs) * unitsPerSecond) / 1000,
       maxEntries: opts.dedupMaxEntries ?? DEDUP_DEFAULTS.maxEntries,
+      ...(opts.hashKey ? { hashKey: opts.hashKey } : {}),
     });
     this.peerSet = PrefixSet.ofAddresses(opts.peers ?? []);
   }
@@ -167,17 +170,16 @@ export function decide(packet: Uint8Array, meta: PacketMeta, state: RelayState):
     c.loop++;
     return LOOP;
   }
-  const key = tooBigKey(tb.flow, tb.mtu);
-  if (state.dedup.seen(key, meta.now)) {
+  if (state.dedup.seen(tb.flow, tb.mtu, meta.now)) {
     c.duplicate++;
     return DUPLICATE;
   }
   const limited = state.limiter.check(tb.outerSrc, meta.ifindex, meta.now);
   if (limited !== 'ok') {
-    state.dedup.forget(key);
+    state.dedup.forget(tb.flow, tb.mtu);
     c.rateLimited[limited]++;
     return RATE_LIMITED[limited];
   }
   c.relayed++;
-  return { kind: 'relay', key, tooBig: tb };
+  return { kind: 'relay', key: tooBigKey(tb.flow, tb.mtu), tooBig: tb };
 }

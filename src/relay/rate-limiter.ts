@@ -39,8 +39,8 @@
  * cloudflare/pmtud: a flooding source pays for its attempts even when the
  * interface limit drops them.
  */
-import { getRandomValues } from 'node:crypto';
 import { ConfigError } from '../errors.js';
+import { hashWords, HASH_KEY_WORDS, randomHashKey } from './keyed-hash.js';
 import { refill, TokenBucket, tokenBucketProblems } from './token-bucket.js';
 
 export const RATE_LIMIT = ['src_rate', 'global_rate'] as const;
@@ -69,7 +69,7 @@ export interface RateLimiterOptions {
   readonly maxInterfaces?: number;
   /** Clock units per second of `now` (default 1000: milliseconds). */
   readonly unitsPerSecond?: number;
-  /** Secret for the source hash: 5 words (tests pass a fixed one); random by default. */
+  /** Secret for the source hash (keyed-hash.ts; tests pass a fixed one); random by default. */
   readonly hashKey?: Uint32Array;
 }
 
@@ -96,6 +96,8 @@ export class RateLimiter {
   private readonly tokens: Float64Array;
   private readonly last: Float64Array;
   private readonly key: Uint32Array;
+  /** Scratch for hashing: address length, then the 4 address words. */
+  private readonly scratch = new Int32Array(5);
   private readonly ifaceOpts: { ratePerSecond: number; burst: number; unitsPerSecond: number };
   private readonly ifaces = new Map<number, TokenBucket>();
   private readonly maxInterfaces: number;
@@ -118,8 +120,8 @@ export class RateLimiter {
     if (!(Number.isSafeInteger(maxInterfaces) && maxInterfaces >= 0)) {
       problems.push({ field: 'maxInterfaces', value: maxInterfaces, expected: 'an integer >= 0' });
     }
-    if (opts.hashKey !== undefined && opts.hashKey.length !== 5) {
-      problems.push({ field: 'hashKey', value: opts.hashKey.length, expected: '5 words' });
+    if (opts.hashKey !== undefined && opts.hashKey.length !== HASH_KEY_WORDS) {
+      problems.push({ field: 'hashKey', value: opts.hashKey.length, expected: `${HASH_KEY_WORDS} words` });
     }
     if (problems.length > 0) throw new ConfigError(problems);
 
@@ -134,7 +136,7 @@ export class RateLimiter {
     this.words = new Int32Array(capacity * 4);
     this.tokens = new Float64Array(capacity);
     this.last = new Float64Array(capacity);
-    this.key = opts.hashKey ? new Uint32Array(opts.hashKey) : getRandomValues(new Uint32Array(5));
+    this.key = opts.hashKey ? new Uint32Array(opts.hashKey) : randomHashKey();
     this.ifaceOpts = { ratePerSecond: opts.ifaceRate, burst: opts.ifaceBurst, unitsPerSecond };
     this.maxInterfaces = maxInterfaces;
     this.overflow = new TokenBucket(this.ifaceOpts);
@@ -181,7 +183,13 @@ export class RateLimiter {
       w2 = (src[8]! << 24) | (src[9]! << 16) | (src[10]! << 8) | src[11]!;
       w3 = (src[12]! << 24) | (src[13]! << 16) | (src[14]! << 8) | src[15]!;
     }
-    const base = (this.hash(n, w0, w1, w2, w3) & this.setMask) * this.ways;
+    const h = this.scratch;
+    h[0] = n;
+    h[1] = w0;
+    h[2] = w1;
+    h[3] = w2;
+    h[4] = w3;
+    const base = (hashWords(this.key, h, 5) & this.setMask) * this.ways;
 
     let empty = -1;
     let evict = -1;
@@ -233,24 +241,5 @@ export class RateLimiter {
       return true;
     }
     return false;
-  }
-
-  /** A keyed mix of the address words (multiply-xorshift rounds, MurmurHash3's fmix32 to finish). */
-  private hash(n: number, w0: number, w1: number, w2: number, w3: number): number {
-    const k = this.key;
-    let h = k[4]! ^ n;
-    h = Math.imul(h ^ w0, k[0]! | 1);
-    h ^= h >>> 15;
-    h = Math.imul(h ^ w1, k[1]! | 1);
-    h ^= h >>> 15;
-    h = Math.imul(h ^ w2, k[2]! | 1);
-    h ^= h >>> 15;
-    h = Math.imul(h ^ w3, k[3]! | 1);
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-    return h >>> 0;
   }
 }
