@@ -142,7 +142,8 @@ export function resolveFields<S extends FieldSpecs>(specs: S, inputs: ConfigInpu
       } else values[key] = undefined;
       continue;
     }
-    const parsed = spec.schema.safeParse(raw);
+    // reportInput: zod 4 leaves `input` off issues unless asked, and every error must name the bad value.
+    const parsed = spec.schema.safeParse(raw, { reportInput: true });
     if (parsed.success) {
       values[key] = parsed.data;
       origins[key] = origin;
