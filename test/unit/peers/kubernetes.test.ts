@@ -1,0 +1,55 @@
+// Peer discovery from Node objects, against the in-process API server.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { KubernetesPeers, peersFromNodes } from '../../../src/peers/kubernetes.js';
+import { FakeApiServer, RESOURCE_TYPES as T, waitFor } from '../../harness/fake-apiserver.js';
+
+function node(name: string, addresses: [string, string][]) {
+  return { metadata: { name }, status: { addresses: addresses.map(([type, address]) => ({ type, address })) } };
+}
+
+test('peersFromNodes keeps InternalIPs of other nodes, canonical and sorted, and skips unusable ones', () => {
+  const peers = peersFromNodes(
+    [
+      node('a', [['InternalIP', '192.0.2.11'], ['Hostname', 'a'], ['InternalIP', '2001:db8:1:0::11']]),
+      node('b', [['InternalIP', '192.0.2.12'], ['ExternalIP', '203.0.113.12']]),
+      node('c', [['InternalIP', '127.0.0.1'], ['InternalIP', 'not-an-ip'], ['InternalIP', '192.0.2.13']]),
+    ],
+    { nodeName: 'a' },
+  );
+  assert.deepEqual(
+    peers.map((p) => [p.address, p.name]),
+    [
+      ['192.0.2.12', 'b'],
+      ['192.0.2.13', 'c'],
+    ],
+  );
+  const withExternal = peersFromNodes([node('b', [['InternalIP', '192.0.2.12'], ['ExternalIP', '203.0.113.12']])], { addressTypes: ['ExternalIP'] });
+  assert.deepEqual(withExternal.map((p) => p.address), ['203.0.113.12']);
+});
+
+test('KubernetesPeers follows nodes joining and leaving, never lists itself, and excludes local addresses', async () => {
+  const api = await FakeApiServer.start();
+  api.apply(T.Node, node('self', [['InternalIP', '192.0.2.11']]));
+  api.apply(T.Node, node('b', [['InternalIP', '192.0.2.12']]));
+  const peers = new KubernetesPeers(api.kubeConfig(), { nodeName: 'self' });
+  const seen: string[][] = [];
+  peers.subscribe((p) => seen.push(p.map((x) => x.address)));
+  try {
+    assert.equal(await peers.start(), true);
+    assert.deepEqual(peers.current().map((p) => p.address), ['192.0.2.12']);
+    api.apply(T.Node, node('c', [['InternalIP', '192.0.2.13'], ['InternalIP', '2001:db8:1::13']]));
+    await waitFor(() => peers.current().length === 3, 'node c to join');
+    assert.deepEqual(peers.current().map((p) => p.address), ['192.0.2.12', '192.0.2.13', '2001:db8:1::13']);
+    peers.excludeLocal(['192.0.2.13']);
+    assert.deepEqual(peers.current().map((p) => p.address), ['192.0.2.12', '2001:db8:1::13']);
+    api.remove(T.Node, undefined, 'b');
+    await waitFor(() => peers.current().length === 1, 'node b to leave');
+    assert.deepEqual(peers.current().map((p) => p.address), ['2001:db8:1::13']);
+    // Every update the relay heard was a real change.
+    for (let i = 1; i < seen.length; i++) assert.notDeepEqual(seen[i], seen[i - 1]);
+  } finally {
+    await peers.stop();
+    await api.close();
+  }
+});
