@@ -4,9 +4,10 @@
  * nftables table, metrics, health, shutdown); the data plane runs in a
  * worker thread (src/relay/data-plane.ts) and shares only its counters.
  *
- * Start-up order matters for readiness: the firewall table is applied (or
- * the operator's rules trusted), then the worker binds NFLOG; /readyz turns
- * green and the ready file appears only when both are done.
+ * Start-up order: the worker binds NFLOG (and opens its sockets), then the
+ * firewall table is applied (or the operator's rules trusted), so a relay
+ * that finds its group taken leaves the running relay's table alone; /readyz
+ * turns green and the ready file appears only when both are done.
  */
 import { Worker } from 'node:worker_threads';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -163,22 +164,12 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
     log.warn({ transport: cfg.transport }, 'no peers configured (--peers): captured messages have nowhere to go');
   }
 
-  // The firewall table first: the capture rules are what feed NFLOG.
+  // The firewall table's text is built (and so validated, like the rest of
+  // the configuration) before anything starts; it is applied once NFLOG is bound.
   const rules = { uplinks, nflogGroup: cfg.nflogGroup, ...(tunName ? { tunInterface: tunName, udpPort: cfg.relayPort } : {}) };
-  if (cfg.manageFirewall) {
-    await applyRuleset(relayRuleset({ ...rules, peers: peerElements(peersForFirewall()) }, { mode: 'replace' }));
-    shutdown.add('firewall', async () => {
-      await removeTable();
-      log.info('removed the nftables table inet pathguard');
-    });
-    log.info({ uplinks, group: cfg.nflogGroup }, 'applied the nftables table inet pathguard');
-  } else {
-    log.info(
-      { rules: manualRules({ ...rules, peers: peerElements(peersForFirewall()), format: 'nft' }) },
-      '--no-manage-firewall: the capture rules must be in place; these are the rules pathguard would add',
-    );
-  }
-  firewallReady.ready();
+  const ruleset = cfg.manageFirewall
+    ? relayRuleset({ ...rules, peers: peerElements(peersForFirewall()) }, { mode: 'replace' })
+    : manualRules({ ...rules, peers: peerElements(peersForFirewall()), format: 'nft' });
 
   // The data plane.
   const init: DataPlaneInit = {
@@ -253,6 +244,27 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
     throw err;
   }
   captureReady.ready();
+
+  // Then the firewall table: the capture rules are what feed NFLOG. Not
+  // before: a relay that cannot bind the group (another relay holds it) must
+  // fail without touching the table, or its clean-up would delete the table
+  // the running relay captures with. A failure now stops the worker too.
+  try {
+    if (cfg.manageFirewall) {
+      await applyRuleset(ruleset);
+      shutdown.add('firewall', async () => {
+        await removeTable();
+        log.info('removed the nftables table inet pathguard');
+      });
+      log.info({ uplinks, group: cfg.nflogGroup }, 'applied the nftables table inet pathguard');
+    } else {
+      log.info({ rules: ruleset }, '--no-manage-firewall: the capture rules must be in place; these are the rules pathguard would add');
+    }
+  } catch (err) {
+    await stop('start-up failed', 1);
+    throw err;
+  }
+  firewallReady.ready();
   log.info({ group: cfg.nflogGroup, transport: cfg.transport, peers: staticPeers.current().map((p) => p.address), dryRun: cfg.dryRun }, 'capturing');
 
   if (info.tunName) await prepareTunForReplicas(info.tunName, log);
