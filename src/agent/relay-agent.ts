@@ -27,6 +27,11 @@ import { RelayStats } from '../relay/stats.js';
 import type { PeerTarget } from '../relay/transports.js';
 import type { DataPlaneInit, FromDataPlane, ToDataPlane } from '../relay/data-plane.js';
 import { NodeView } from './node-view.js';
+import { KubernetesPeers } from '../peers/kubernetes.js';
+import { loadKubeConfig } from '../k8s/client.js';
+import { addAddress, IFA_F } from '../wire/rtnl-address.js';
+import { RT_SCOPE } from '../wire/rtnetlink.js';
+import { hostname } from 'node:os';
 import { registerRelayMetrics } from './relay-metrics.js';
 
 /** The data plane must turn its loop at least this often, or /healthz fails. */
@@ -71,20 +76,34 @@ async function sysctl(path: string, value: string): Promise<string> {
  * Replicas enter through the TUN device with their original, remote source
  * address, so IPv4 reverse-path filtering decides their fate
  * (__fib_validate_source, net/ipv4/fib_frontend.c). The kernel applies
- * max(conf/all/rp_filter, conf/DEV/rp_filter), and a device without an IPv4
- * address fails every check except rp_filter 0. So: 0 on the TUN device, and
- * a plain error when conf/all forbids it (pathguard does not change
- * host-wide filtering on its own).
+ * max(conf/all/rp_filter, conf/DEV/rp_filter):
+ *   0  nothing to do beyond rp_filter 0 on the TUN device;
+ *   2  loose mode passes any source with a route, but only on a device that
+ *      has an IPv4 address ("no_addr" fails every check): the TUN device gets
+ *      this node's own address as a host-scope /32 without a prefix route;
+ *   1  strict mode can never pass a source routed via another interface:
+ *      a plain error, since pathguard does not change host-wide filtering.
  */
-async function prepareTunForReplicas(tun: string, log: Logger): Promise<void> {
+async function prepareTunForReplicas(tun: string, view: NodeView, local: readonly Uint8Array[], log: Logger): Promise<void> {
   const before = await sysctl(`net/ipv4/conf/${tun}/rp_filter`, '0');
   log.info({ sysctl: `net.ipv4.conf.${tun}.rp_filter`, before, after: '0' }, 'turned reverse-path filtering off on the TUN device so injected replicas are accepted');
   const all = (await readFile('/proc/sys/net/ipv4/conf/all/rp_filter', 'utf8')).trim();
+  if (all === '2') {
+    const own = local.find((a) => a.byteLength === 4 && a[0] !== 127);
+    const ifindex = (await view.links());
+    const index = [...ifindex].find(([, n]) => n === tun)?.[0];
+    if (own && index !== undefined) {
+      const req = addAddress({ index, prefixlen: 32, local: own, scope: RT_SCOPE.HOST, flags: IFA_F.NOPREFIXROUTE });
+      await view.nl.request(req.type, req.flags, req.fixed, req.attrs);
+      log.info({ device: tun, address: formatAddress(own) }, 'net.ipv4.conf.all.rp_filter is 2 (loose): gave the TUN device this node\'s address (host scope, no prefix route) so loose filtering can accept replicas');
+      return;
+    }
+  }
   if (all !== '0') {
     log.error(
       { sysctl: 'net.ipv4.conf.all.rp_filter', value: all },
       `net.ipv4.conf.all.rp_filter is ${all}: the kernel uses max(all, ${tun}), so IPv4 replicas entering through ${tun} ` +
-        'will be dropped as martians (IPv6 is unaffected). Set net.ipv4.conf.all.rp_filter=0 (and rp_filter on the uplinks ' +
+        'will be dropped as martians (IPv6 is unaffected). Set net.ipv4.conf.all.rp_filter to 0 or 2 (and rp_filter on the uplinks ' +
         'as you want them), or use --transport l2 / broadcast, which deliver replicas on the uplink itself.',
     );
   }
@@ -134,8 +153,33 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
   const sendIfindex = byName.get(sendInterface) ?? 0;
 
   let local = await view.localAddresses();
-  const staticPeers = new StaticPeers(cfg.peers.map((b) => ({ address: formatAddress(b), family: b.byteLength === 4 ? 4 : 6, bytes: b }) as Peer));
-  staticPeers.excludeLocal(local);
+  const localText = () => local.map((a) => formatAddress(a));
+  // --peers, or (when none are given) every other node's address from the Kubernetes API.
+  let peerSource: StaticPeers | KubernetesPeers;
+  if (cfg.peers.length > 0) {
+    peerSource = new StaticPeers(cfg.peers.map((b) => ({ address: formatAddress(b), family: b.byteLength === 4 ? 4 : 6, bytes: b }) as Peer));
+  } else {
+    let kc;
+    try {
+      kc = loadKubeConfig().kubeConfig;
+    } catch (err) {
+      throw new ConfigError([
+        {
+          field: 'peers (--peers)',
+          value: '',
+          expected: `peer addresses, or a Kubernetes configuration to discover them from Node objects (${err instanceof Error ? err.message : String(err)})`,
+        },
+      ]);
+    }
+    const nodeName = cfg.nodeName ?? hostname();
+    const k8sPeers = new KubernetesPeers(kc, { nodeName, onError: (e) => log.warn({ what: e.what, status: e.status, retryInMs: e.retryInMs }, `Kubernetes: ${e.message}`) });
+    peerSource = k8sPeers;
+    shutdown.add('kubernetes', () => k8sPeers.stop());
+    log.info({ nodeName }, 'no --peers: discovering peers from Kubernetes Node objects');
+    if (!(await k8sPeers.start())) throw new PathguardError('PG_UNSUPPORTED', 'listing Kubernetes nodes was interrupted');
+  }
+  const staticPeers = peerSource;
+  staticPeers.excludeLocal(localText());
   const key = cfg.keyFile ? await readKey(cfg.keyFile) : undefined;
   const tunName = cfg.transport === 'udp' ? cfg.tunName : undefined;
 
@@ -155,10 +199,22 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
     }
   };
   await refreshMacs();
+  // Peer MACs mark replicas only for l2, the one transport whose replicas keep
+  // the original source address; elsewhere a genuine message from a peer node
+  // that also routes must not be mistaken for a replica.
   const peersForFirewall = (): Peer[] => staticPeers.current().map((p) => {
-    const mac = macs.get(p.address);
+    const mac = cfg.transport === 'l2' ? macs.get(p.address) : undefined;
     return mac ? { ...p, mac: macText(mac) } : p;
   });
+  // l2 cannot send to a peer whose MAC is unknown: give resolution a moment before reporting ready.
+  if (cfg.transport === 'l2') {
+    for (let i = 0; i < 20 && staticPeers.current().some((p) => !macs.has(p.address)); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      await refreshMacs();
+    }
+    const unresolved = staticPeers.current().filter((p) => !macs.has(p.address)).map((p) => p.address);
+    if (unresolved.length > 0) log.warn({ unresolved }, 'no MAC yet for some peers (not on this link, or not answering ARP/ND); retrying every second');
+  }
 
   if (staticPeers.current().length === 0 && cfg.transport !== 'broadcast') {
     log.warn({ transport: cfg.transport }, 'no peers configured (--peers): captured messages have nowhere to go');
@@ -267,7 +323,7 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
   firewallReady.ready();
   log.info({ group: cfg.nflogGroup, transport: cfg.transport, peers: staticPeers.current().map((p) => p.address), dryRun: cfg.dryRun }, 'capturing');
 
-  if (info.tunName) await prepareTunForReplicas(info.tunName, log);
+  if (info.tunName) await prepareTunForReplicas(info.tunName, view, local, log);
 
   // Metrics, health, readiness.
   registerRelayMetrics(metrics.registry, { stats, transport: cfg.transport, peerNames: () => staticPeers.current().map((p) => p.address) });
@@ -289,7 +345,7 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
   let timer: NodeJS.Timeout | undefined;
   const refresh = async (): Promise<void> => {
     local = await view.localAddresses();
-    staticPeers.excludeLocal(local);
+    staticPeers.excludeLocal(localText());
     send({ type: 'local', addresses: local });
     await refreshMacs();
     send({ type: 'peers', peers: targets() });
@@ -303,12 +359,14 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
     }, 200);
   };
   const sub = view.watch(() => schedule());
+  const unsubscribe = staticPeers.subscribe(() => schedule());
   // Unresolved MACs (l2) are retried until every peer has one.
   const retry = setInterval(() => {
     if (cfg.transport === 'l2' && staticPeers.current().some((p) => !macs.has(p.address))) schedule();
   }, 1000);
   shutdown.add('watches', () => {
     sub.close();
+    unsubscribe();
     clearInterval(retry);
     if (timer) clearTimeout(timer);
   });

@@ -27,6 +27,8 @@ import { decodeTooBig } from '../wire/too-big-decode.js';
 import { addressKey, formatAddress } from '../wire/ip-address.js';
 import { PathguardError } from '../errors.js';
 import { decide, RelayState, type RelayStateOptions } from './decide.js';
+import { RATE_LIMIT } from './rate-limiter.js';
+import { REJECT_REASONS } from './validate.js';
 import { RelayStats } from './stats.js';
 import { BroadcastTransport, IpTransport, L2Transport, UdpTransport, type PeerTarget, type Transport, type TransportName } from './transports.js';
 
@@ -77,6 +79,8 @@ class DataPlane {
   private peerMacs = new Set<string>();
   private stopping = false;
   private readonly injectQueue: Uint8Array[] = [];
+  /** decide()'s per-packet input, reused (decide() does not keep it). */
+  private readonly meta: { ifindex: number; now: number; fromPeer: boolean } = { ifindex: 0, now: 0, fromPeer: false };
 
   constructor(init: DataPlaneInit, port: MessagePort) {
     this.init = init;
@@ -118,7 +122,8 @@ class DataPlane {
     this.transport.setPeers(peers);
     this.state.setPeers(peers.map((p) => p.address));
     this.peerByKey = new Map(peers.map((p) => [addressKey(p.address), p]));
-    this.peerMacs = new Set(peers.filter((p) => p.mac).map((p) => Array.from(p.mac!, (b) => b.toString(16).padStart(2, '0')).join(':')));
+    // Only l2 replicas keep the original source address and are told apart by the peer's MAC.
+    this.peerMacs = new Set(peers.filter((p) => p.mac && this.init.transport === 'l2').map((p) => Array.from(p.mac!, (b) => b.toString(16).padStart(2, '0')).join(':')));
     this.stats.set('peers', peers.length);
   }
 
@@ -152,17 +157,21 @@ class DataPlane {
   private capture(): void {
     // Drain what is queued now, but yield to the loop after a bounded amount
     // so control messages and the heartbeat keep flowing under a flood.
+    const meta = this.meta;
     for (let round = 0; round < 64; round++) {
       const packets = this.reader.readBatch();
       if (packets.length === 0) break;
       const t0 = performance.now();
+      meta.now = t0;
       let relayed = 0;
       for (const p of packets) {
         if (p.payload === undefined) {
           this.state.counters.rejected.truncated_ip++;
           continue;
         }
-        const d = decide(p.payload, { ifindex: p.indev ?? 0, now: t0, fromPeer: this.isReplica(p) }, this.state);
+        meta.ifindex = p.indev ?? 0;
+        meta.fromPeer = this.isReplica(p);
+        const d = decide(p.payload, meta, this.state);
         if (d.kind !== 'relay') continue;
         relayed++;
         if (!this.init.dryRun) this.transport.enqueue(p.payload, d.tooBig);
@@ -179,6 +188,10 @@ class DataPlane {
         this.transport.flush();
         this.stats.latency((performance.now() - t0) * 1000, relayed);
       }
+      // A read that did not fill every slot emptied the socket: poll(2) says
+      // when more arrives, so skip the recvmmsg that would only return EAGAIN
+      // (one syscall per wake-up, and under a flood there are many).
+      if (!this.reader.pending) break;
     }
     this.syncDecisionCounters();
     this.stats.set('nflog_overruns', this.reader.stats.overruns);
@@ -190,8 +203,15 @@ class DataPlane {
     this.stats.set('relayed', c.relayed);
     this.stats.set('duplicate', c.duplicate);
     this.stats.set('loop', c.loop);
-    for (const [r, n] of Object.entries(c.rejected)) this.stats.reject(r as never, n - this.stats.rejected(r as never));
-    for (const [r, n] of Object.entries(c.rateLimited)) this.stats.rateLimit(r as never, n - this.stats.rateLimited(r as never));
+    // Fixed lists rather than Object.entries(): this runs on every wake-up and must not allocate.
+    for (const r of REJECT_REASONS) {
+      const d = c.rejected[r] - this.stats.rejected(r);
+      if (d !== 0) this.stats.reject(r, d);
+    }
+    for (const r of RATE_LIMIT) {
+      const d = c.rateLimited[r] - this.stats.rateLimited(r);
+      if (d !== 0) this.stats.rateLimit(r, d);
+    }
   }
 
   /** Replicas from peers (udp transport): check, then inject into our own stack. */

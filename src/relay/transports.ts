@@ -49,6 +49,33 @@ export interface Transport {
 
 const BROADCAST_MAC = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
 
+type MutableFrame = { -readonly [K in keyof Frame]: Frame[K] };
+
+/**
+ * The queue of frames to send, with its Frame objects kept from flush to
+ * flush: queueing a frame overwrites a pooled object instead of allocating
+ * one per replica (a flood queues hundreds of thousands a second, and each
+ * would be garbage by the next flush). The pool grows to the largest queue
+ * seen, which the data plane bounds by its read batch.
+ */
+class FrameQueue {
+  readonly frames: Frame[] = [];
+  private readonly pool: MutableFrame[] = [];
+
+  push(payload: Uint8Array, mac: Uint8Array, protocol: number): void {
+    let f = this.pool[this.frames.length];
+    if (f === undefined) {
+      f = { payload, mac, protocol };
+      this.pool.push(f);
+    } else {
+      f.payload = payload;
+      f.mac = mac;
+      f.protocol = protocol;
+    }
+    this.frames.push(f);
+  }
+}
+
 /** Runs `send` over `items` in chunks of `batch`, charging failures to `owners`. */
 function sendChunked<T>(
   items: T[],
@@ -77,7 +104,7 @@ function sendChunked<T>(
 export class L2Transport implements Transport {
   readonly name = 'l2' as const;
   private targets: { index: number; mac: Uint8Array }[] = [];
-  private readonly frames: Frame[] = [];
+  private readonly queue = new FrameQueue();
   private readonly owners: number[] = [];
   private readonly sender: PacketSender;
   private readonly stats: RelayStats;
@@ -112,15 +139,17 @@ export class L2Transport implements Transport {
   enqueue(packet: Uint8Array, tooBig: TooBig): void {
     const protocol = tooBig.family === 4 ? ETH_P.IP : ETH_P.IPV6;
     for (const t of this.targets) {
-      this.frames.push({ payload: packet, mac: t.mac, protocol });
+      this.queue.push(packet, t.mac, protocol);
       this.owners.push(t.index);
     }
   }
 
   flush(): number {
-    if (this.frames.length === 0) return 0;
-    return sendChunked(this.frames, this.owners, this.sender.batchSize, (c) => this.sender.sendTo(c), this.stats);
+    if (this.queue.frames.length === 0) return 0;
+    return sendChunked(this.queue.frames, this.owners, this.sender.batchSize, this.send, this.stats);
   }
+
+  private readonly send = (c: Frame[]): SendReport => this.sender.sendTo(c);
 
   close(): void {
     this.sender.close();
@@ -130,7 +159,7 @@ export class L2Transport implements Transport {
 /** One broadcast frame per message, whatever the peers (cloudflare/pmtud's way). */
 export class BroadcastTransport implements Transport {
   readonly name = 'broadcast' as const;
-  private readonly frames: Frame[] = [];
+  private readonly queue = new FrameQueue();
   private readonly owners: number[] = [];
   private readonly sender: PacketSender;
   private readonly stats: RelayStats;
@@ -145,14 +174,16 @@ export class BroadcastTransport implements Transport {
   }
 
   enqueue(packet: Uint8Array, tooBig: TooBig): void {
-    this.frames.push({ payload: packet, mac: BROADCAST_MAC, protocol: tooBig.family === 4 ? ETH_P.IP : ETH_P.IPV6 });
+    this.queue.push(packet, BROADCAST_MAC, tooBig.family === 4 ? ETH_P.IP : ETH_P.IPV6);
     this.owners.push(-1);
   }
 
   flush(): number {
-    if (this.frames.length === 0) return 0;
-    return sendChunked(this.frames, this.owners, this.sender.batchSize, (c) => this.sender.sendTo(c), this.stats);
+    if (this.queue.frames.length === 0) return 0;
+    return sendChunked(this.queue.frames, this.owners, this.sender.batchSize, this.send, this.stats);
   }
+
+  private readonly send = (c: Frame[]): SendReport => this.sender.sendTo(c);
 
   close(): void {
     this.sender.close();
