@@ -10,6 +10,7 @@ import { PathguardError } from '../errors.js';
 import { exitCodeFor, formatError } from './exit.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerRelay } from './relay.js';
+import { register as registerRoutes } from './routes.js';
 
 function packageVersion(): string {
   const pkg = new URL('../../../package.json', import.meta.url);
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
       'Every flag can also be set as an environment variable PATHGUARD_<FLAG> (e.g. PATHGUARD_LOG_LEVEL=debug).',
   );
   registerRelay(program);
+  registerRoutes(program);
   registerDemo(program);
   return program;
 }
@@ -46,7 +48,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv as string[], { from: 'user' });
-    return 0;
+    // a command reports a failure it has already explained through process.exitCode (demo --check, routes --once)
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version end through here with exitCode 0.

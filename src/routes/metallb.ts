@@ -516,8 +516,11 @@ const CRD_KINDS = {
 } as const satisfies Record<string, keyof ResourceLists>;
 type CrdKind = keyof typeof CRD_KINDS;
 
-/** MetalLB kinds that say nothing about return paths; a file may hold them. */
-const IGNORED_KINDS = new Set(['BFDProfile', 'Community', 'MetalLB', 'ServiceL2Status', 'ServiceBGPStatus', 'ConfigurationState', 'IPPool', 'OSPFAdvertisement', 'OSPFInstance']);
+/**
+ * MetalLB kinds that say nothing about return paths; a file may hold them.
+ * A Node is read by the file source for this node's labels (src/routes/sources.ts).
+ */
+const IGNORED_KINDS = new Set(['Node', 'BFDProfile', 'Community', 'MetalLB', 'ServiceL2Status', 'ServiceBGPStatus', 'ConfigurationState', 'IPPool', 'OSPFAdvertisement', 'OSPFInstance']);
 
 function isCrdKind(k: string): k is CrdKind {
   return Object.prototype.hasOwnProperty.call(CRD_KINDS, k);

@@ -15,6 +15,7 @@ export type Severity = 'fatal' | 'error' | 'notice';
 
 /** Stable problem codes; safe as metric label values. */
 export const PROBLEM_CODES = [
+  'source-unavailable', // the file or the API could not be read at all
   'yaml-syntax', // the text is not YAML
   'missing-key', // a required key or list is absent
   'wrong-type', // a value has the wrong shape (a string where a list belongs, ...)

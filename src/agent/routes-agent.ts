@@ -1,0 +1,232 @@
+/**
+ * `pathguard routes`, wired: a validated RoutesConfig in, and one of
+ * - routesOnce: one reconcile (or, with --dry-run, one plan), a report, an exit code;
+ * - routesClean: remove pathguard's own rules and routes (both families, every table);
+ * - startRoutes: the long-running agent (reconciler, metrics, /healthz, /readyz,
+ *   the ready file after the first successful reconcile, orderly shutdown).
+ *
+ * Shutdown leaves the kernel as it is: the rules and routes keep carrying
+ * traffic while the agent restarts or is upgraded; `--clean` removes them.
+ */
+import type { Logger } from '../obs/log.js';
+import { componentLogger } from '../obs/log.js';
+import { createMetrics } from '../obs/metrics.js';
+import { StatusServer, heartbeatCheck } from '../obs/http.js';
+import { readyFile, type ReadyFile } from '../obs/ready-file.js';
+import { Shutdown } from '../obs/shutdown.js';
+import type { RoutesConfig } from '../routes/config.js';
+import { RoutesKernel, operations } from '../routes/kernel.js';
+import { plan } from '../routes/plan.js';
+import { formatPlan, planCounts } from '../routes/plan-text.js';
+import { formatProblem } from '../routes/problem.js';
+import { Reconciler, describeOperation, type ReconcileReport } from '../routes/reconciler.js';
+import { FileSource, type RoutesSource } from '../routes/sources.js';
+import { routesMetrics } from './routes-metrics.js';
+
+/** How long --once and --dry-run wait for the MetalLB source before giving up. */
+export const ONCE_SOURCE_TIMEOUT_MS = 30_000;
+
+/** Where command output goes: stdout for results, stderr for reasons (logs go to the logger). */
+export interface RoutesOutput {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+export interface RoutesRunOptions {
+  /** Work in this network namespace (/run/netns/NAME); tests and benchmarks. */
+  readonly netns?: string;
+  /** The environment for the Kubernetes client; default process.env. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Use this source instead of the one the configuration names (tests). */
+  readonly source?: RoutesSource;
+  /** How long --once waits for the source; default ONCE_SOURCE_TIMEOUT_MS. */
+  readonly sourceTimeoutMs?: number;
+}
+
+/**
+ * The source the configuration names: the file, or the Kubernetes API (whose
+ * client is loaded only then; it takes most of a second).
+ */
+export async function openSource(cfg: RoutesConfig, log: Logger, env: Readonly<Record<string, string | undefined>> = process.env): Promise<RoutesSource> {
+  const common = { namespace: cfg.metallbNamespace, ...(cfg.nodeName !== undefined ? { nodeName: cfg.nodeName } : {}), log };
+  if (cfg.metallbFile !== undefined) return new FileSource(cfg.metallbFile, common);
+  const [{ loadKubeConfig }, { KubernetesSource }] = await Promise.all([import('../k8s/client.js'), import('../routes/kubernetes-source.js')]);
+  const kc = loadKubeConfig({ env });
+  return new KubernetesSource(kc.kubeConfig, { ...common, useCrds: cfg.useCrds, configMapName: cfg.metallbConfigmap, server: kc.server });
+}
+
+function kernelOf(opts: RoutesRunOptions): RoutesKernel {
+  return RoutesKernel.open(opts.netns !== undefined ? { netns: opts.netns } : {});
+}
+
+/** 0 when the kernel matches everything the configuration asked for; 1 otherwise (also when items were skipped). */
+export function exitCodeOf(r: ReconcileReport): number {
+  if (r.outcome === 'failed' || r.outcome === 'held' || r.outcome === 'partial') return 1;
+  if (r.scripts.some((s) => !s.ok)) return 1;
+  return r.problems.some((p) => p.severity !== 'notice') ? 1 : 0;
+}
+
+/** The reasons a reconcile was not a full success, one per line. */
+export function reasonsOf(r: ReconcileReport): string[] {
+  const out: string[] = [];
+  if (r.error) out.push(`kernel: ${r.error.message}`);
+  if (r.held) out.push(`held: ${r.held.reason}`);
+  if (r.keptLastGood) out.push('the current configuration is unusable; the last good one was applied');
+  for (const p of r.problems) if (p.severity !== 'notice') out.push(formatProblem(p));
+  for (const f of r.failures) out.push(`failed: ${describeOperation(f.operation)}: ${f.error.message}`);
+  for (const s of r.scripts) if (!s.ok) out.push(`${s.phase}-script ${s.path}: ${s.detail ?? 'failed'}`);
+  return out;
+}
+
+function summaryLine(r: ReconcileReport): string {
+  const counts = r.plan ? planCounts(r.plan) : undefined;
+  const parts = [`outcome ${r.outcome}`];
+  if (counts) {
+    const verb = r.outcome === 'planned' ? 'would ' : '';
+    parts.push(`${verb}add ${counts.add}`, `${verb}replace ${counts.replace}`, `${verb}remove ${counts.remove}`, `unchanged ${counts.unchanged}`);
+    if (counts.foreign > 0) parts.push(`foreign ${counts.foreign}`);
+    if (counts.conflicts > 0) parts.push(`conflicts ${counts.conflicts}`);
+  }
+  if (r.failures.length > 0) parts.push(`failed ${r.failures.length}`);
+  if (r.installed) parts.push(`rules ${r.installed.rules.ipv4}+${r.installed.rules.ipv6}`, `routes ${r.installed.routes.ipv4}+${r.installed.routes.ipv6}`);
+  parts.push(`${r.durationMs.toFixed(1)} ms`);
+  return `routes: ${parts.join(', ')}`;
+}
+
+/** `--once` / `--dry-run`: one reconcile against the kernel, then exit. */
+export async function routesOnce(cfg: RoutesConfig, rootLog: Logger, out: RoutesOutput, opts: RoutesRunOptions = {}): Promise<number> {
+  const log = componentLogger(rootLog, 'routes');
+  const source = opts.source ?? (await openSource(cfg, log, opts.env));
+  const kernel = kernelOf(opts);
+  try {
+    source.start(() => undefined);
+    const wait = opts.sourceTimeoutMs ?? ONCE_SOURCE_TIMEOUT_MS;
+    if (!(await source.loaded(wait))) {
+      out.stderr(`routes: the MetalLB source (${source.origin}) could not be read within ${wait / 1000} s; nothing changed`);
+      return 1;
+    }
+    const reconciler = new Reconciler({ cfg, kernel, source, log });
+    const r = await reconciler.reconcile('once', { dryRun: cfg.dryRun });
+    if (cfg.dryRun && r.plan) for (const line of formatPlan(r.plan)) out.stdout(line);
+    out.stdout(summaryLine(r));
+    const reasons = reasonsOf(r);
+    for (const line of reasons) out.stderr(line);
+    return exitCodeOf(r);
+  } finally {
+    await source.stop();
+    kernel.close();
+  }
+}
+
+/** `--clean`: remove every rule and route carrying pathguard's protocol, in both families and every table; nothing else. */
+export async function routesClean(cfg: RoutesConfig, rootLog: Logger, out: RoutesOutput, opts: RoutesRunOptions = {}): Promise<number> {
+  const log = componentLogger(rootLog, 'routes');
+  const kernel = kernelOf(opts);
+  try {
+    const t0 = performance.now();
+    const p = plan({ rules: [], routes: [] }, await kernel.snapshot(cfg.table), { table: cfg.table, removeForeign: false });
+    if (cfg.dryRun) {
+      for (const line of formatPlan(p)) out.stdout(line);
+      out.stdout(`routes: would remove ${p.remove.length} object(s)`);
+      return 0;
+    }
+    const results = await kernel.apply(operations(p));
+    let failed = 0;
+    for (const r of results) {
+      if (r.ok) {
+        if (!r.already) log.info({ op: r.operation.op, object: r.operation.kind, trigger: 'clean' }, describeOperation(r.operation));
+      } else {
+        failed++;
+        out.stderr(`failed: ${describeOperation(r.operation)}: ${r.error.message}`);
+      }
+    }
+    const rules = results.filter((r) => r.ok && r.operation.kind === 'rule').length;
+    out.stdout(`routes: removed ${rules} rule(s) and ${results.filter((r) => r.ok).length - rules} route(s)${failed > 0 ? `, ${failed} failed` : ''}, ${(performance.now() - t0).toFixed(1)} ms`);
+    if (p.foreign.length > 0) out.stdout(`routes: left ${p.foreign.length} foreign object(s) pointing at table ${cfg.table} in place`);
+    return failed > 0 ? 1 : 0;
+  } finally {
+    kernel.close();
+  }
+}
+
+export interface RunningRoutes {
+  /** Resolves with the exit code once the agent has stopped. */
+  readonly done: Promise<number>;
+  readonly reconciler: Reconciler;
+  stop(reason: string): Promise<number>;
+}
+
+/** The long-running agent. */
+export async function startRoutes(cfg: RoutesConfig, rootLog: Logger, opts: RoutesRunOptions & { readonly installSignals?: boolean } = {}): Promise<RunningRoutes> {
+  const log = componentLogger(rootLog, 'routes');
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((r) => (resolveDone = r));
+  const shutdown = new Shutdown({ log, exit: (code) => resolveDone(code) });
+
+  const kernel = kernelOf(opts);
+  shutdown.add('netlink', () => kernel.close());
+  const source = opts.source ?? (await openSource(cfg, log, opts.env));
+  const reconciler = new Reconciler({ cfg, kernel, source, log });
+  const metrics = createMetrics();
+  reconciler.onReport(routesMetrics(metrics));
+
+  let status: StatusServer | undefined;
+  let reconciled: { ready(): void; notReady(reason: string): void } | undefined;
+  if (cfg.metricsAddr !== undefined) {
+    status = new StatusServer({ listen: cfg.metricsAddr, registry: metrics.registry, log });
+    reconciled = status.addReadinessCondition('reconciled');
+    reconciled.notReady('no successful reconcile yet');
+    if (cfg.maxReconcileWait > 0) {
+      // the periodic reconcile reports at least every maxReconcileWait; three missed in a row is a stuck loop
+      const beat = heartbeatCheck('reconcile loop', Math.max(3 * cfg.maxReconcileWait, 60_000));
+      reconciler.onReport(() => beat.beat());
+      status.addLivenessCheck('reconcile loop', beat.check);
+    }
+  }
+
+  let ready: ReadyFile | undefined;
+  let readyWriting: Promise<void> | undefined;
+  let listening: { host: string; port: number } | undefined;
+  reconciler.onReport((r) => {
+    if (r.outcome !== 'applied' && r.outcome !== 'unchanged') return;
+    reconciled?.ready();
+    if (cfg.readyFile !== undefined && ready === undefined && readyWriting === undefined) {
+      readyWriting = readyFile(cfg.readyFile, { component: 'routes', ...(listening ? { metrics: listening } : {}) }).then(
+        (f) => {
+          ready = f;
+          log.info({ path: f.path }, 'first reconcile done; wrote the ready file');
+        },
+        (err: unknown) => log.error({ err, path: cfg.readyFile }, 'could not write the ready file'),
+      );
+    }
+  });
+
+  if (status) {
+    listening = await status.start();
+    shutdown.add('status server', () => status!.close());
+    log.info({ metrics: `${listening.host}:${listening.port}` }, 'serving /metrics, /healthz, /readyz');
+  }
+  shutdown.add('ready file', async () => {
+    await readyWriting;
+    await ready?.remove();
+  });
+  shutdown.add('reconciler', () => reconciler.stop());
+
+  log.info(
+    { source: source.origin, node: cfg.nodeName, table: cfg.table, priority: cfg.rulePriority, fwmark: cfg.fwmark, debounceMs: cfg.debounce, maxReconcileWaitMs: cfg.maxReconcileWait },
+    'return-path routing for MetalLB: watching the configuration and the kernel',
+  );
+  try {
+    await reconciler.start();
+  } catch (err) {
+    await shutdown.trigger('start-up failed');
+    throw err;
+  }
+  if (opts.installSignals !== false) shutdown.install();
+  const stop = async (reason: string): Promise<number> => {
+    const code = await shutdown.trigger(reason);
+    resolveDone(code);
+    return code;
+  };
+  return { done, reconciler, stop };
+}
