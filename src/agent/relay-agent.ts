@@ -27,8 +27,7 @@ import { RelayStats } from '../relay/stats.js';
 import type { PeerTarget } from '../relay/transports.js';
 import type { DataPlaneInit, FromDataPlane, ToDataPlane } from '../relay/data-plane.js';
 import { NodeView } from './node-view.js';
-import { KubernetesPeers } from '../peers/kubernetes.js';
-import { loadKubeConfig } from '../k8s/client.js';
+import type { KubernetesPeers } from '../peers/kubernetes.js';
 import { addAddress, IFA_F } from '../wire/rtnl-address.js';
 import { RT_SCOPE } from '../wire/rtnetlink.js';
 import { hostname } from 'node:os';
@@ -159,6 +158,9 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
   if (cfg.peers.length > 0) {
     peerSource = new StaticPeers(cfg.peers.map((b) => ({ address: formatAddress(b), family: b.byteLength === 4 ? 4 : 6, bytes: b }) as Peer));
   } else {
+    // Loaded on demand: the Kubernetes client alone costs ~0.6 s of start-up.
+    const { loadKubeConfig } = await import('../k8s/client.js');
+    const { KubernetesPeers } = await import('../peers/kubernetes.js');
     let kc;
     try {
       kc = loadKubeConfig().kubeConfig;
