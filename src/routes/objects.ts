@@ -14,36 +14,17 @@
  * the kernel would consider them the same.
  */
 
-/** Address families, include/linux/socket.h. */
+import { AF as SOCKET_AF } from '../wire/sockaddr.js';
+
+/** The two address families routes deals in (include/linux/socket.h). */
 export const AF = {
-  INET: 2, // AF_INET
-  INET6: 10, // AF_INET6
+  INET: SOCKET_AF.INET, // AF_INET
+  INET6: SOCKET_AF.INET6, // AF_INET6
 } as const;
 export type Family = (typeof AF)[keyof typeof AF];
 
-/** Reserved routing table ids, enum rt_class_t in include/uapi/linux/rtnetlink.h. */
-export const RT_TABLE = {
-  UNSPEC: 0, // RT_TABLE_UNSPEC
-  COMPAT: 252, // RT_TABLE_COMPAT
-  DEFAULT: 253, // RT_TABLE_DEFAULT
-  MAIN: 254, // RT_TABLE_MAIN
-  LOCAL: 255, // RT_TABLE_LOCAL
-} as const;
-
-/** Rule actions, include/uapi/linux/fib_rules.h. */
-export const FR_ACT = {
-  TO_TBL: 1, // FR_ACT_TO_TBL: pass to fixed table
-} as const;
-
-/** Route types, include/uapi/linux/rtnetlink.h. */
-export const RTN = {
-  UNICAST: 1, // RTN_UNICAST
-} as const;
-
-/** Route scopes, enum rt_scope_t in include/uapi/linux/rtnetlink.h. */
-export const RT_SCOPE = {
-  UNIVERSE: 0, // RT_SCOPE_UNIVERSE
-} as const;
+/** Table ids, rule actions, route types and scopes, as the rtnetlink codecs define them. */
+export { RT_TABLE, FR_ACT, RTN, RT_SCOPE } from '../wire/rtnetlink.js';
 
 /**
  * The protocol id pathguard stamps on every rule (FRA_PROTOCOL) and route
