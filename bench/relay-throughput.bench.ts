@@ -1,0 +1,804 @@
+/**
+ * The relay end to end: `pathguard relay --transport broadcast` in a network
+ * namespace, flooded with captured-shape ICMPv4 "fragmentation needed"
+ * messages, measured from outside.
+ *
+ *   node dist/bench/relay-throughput.bench.js [--rates 20000,40000,...] [--reps 3]
+ *        [--step-ms 3000] [--latency-ms 10000] [--health 50]
+ *        [--relay-node-args "--cpu-prof --cpu-prof-dir=DIR"] [--relay-args "--dry-run"] [--relay-log FILE]
+ *
+ * The last three are for diagnosis: node flags for the relay process (a CPU
+ * profile of the data-plane worker, --trace-gc), extra relay flags (--dry-run
+ * prices receive + decide without sending), and a copy of the relay's output.
+ *
+ * Lab (one L2 segment, a bridge in its own namespace):
+ *
+ *      gen ──┐                 gen  sends the originals (AF_PACKET, unicast to node's MAC)
+ *      node ─┤ br0 (ns sw)     node runs the relay: captures on eth0 (nftables
+ *      p1 ───┤                      prerouting → NFLOG group 33), relays by
+ *      p2 ───┤                      broadcast out of eth0
+ *      p3 ───┘                 p1-3 the peers: a netdev ingress rule counts broadcast
+ *                                   IPv4 frames (the replicas as they arrive) and drops them
+ *
+ * IPv6 is off in every namespace and the bridge knows node's MAC (static
+ * fdb entry), so the only frames on the segment are the originals and the
+ * replicas. The relay runs with every limit at the maximum the config allows
+ * (--src-rate/--iface-rate 1000000, bursts 1000000), --dedup-window 0 and
+ * --log-level warn; the real binary, started with `ip netns exec`.
+ *
+ * Traffic: a pool of 4096 distinct valid messages (the captured
+ * FRAG_NEEDED_UDP packet with quoted source port 1024+i, next-hop MTU
+ * 576+(i mod 900), 16 outer sources 203.0.113.1-16, checksums recomputed),
+ * quoting 192.0.2.1 = --vip-networks, outer source never a peer. The
+ * generator sends them with PacketSender in batches of up to 64, paced by a
+ * token count checked about every 1 ms (a steady average, bursts of about
+ * rate/1000 frames), for --step-ms per step.
+ *
+ * Per step, deltas of: frames the generator's sendmmsg accepted (offered),
+ * frames node's eth0 received, the nft counter captured_v4 (handed to NFLOG),
+ * pathguard_relay_received_packets_total (read from NFLOG),
+ * ..._relayed_messages_total, ..._replicas_sent_total, the Drops of node's
+ * NETLINK_NETFILTER sockets (/proc/net/netlink: log messages the kernel
+ * dropped at the full NFLOG socket), and the smallest of the three peers'
+ * counters (replicas on the wire).
+ * loss = 1 - relayed / offered; the highest rate whose median loss (over
+ * --reps sweeps) is below 1% is the throughput figure. CPU per relayed
+ * message = the relay process's utime+stime (/proc/PID/stat) between the
+ * snapshots around the step / relayed. The generator's CPU is shown too: the
+ * node's receive path (bridge, nftables, NFLOG) runs in its sendmmsg, and
+ * the replicas' path to the peers runs in the relay's. The busiest relay
+ * thread (the data-plane worker) is shown with the time it spent runnable
+ * but waiting for a CPU (/proc/PID/task/TID/schedstat): on a shared machine
+ * that, not the relay, is what makes a step lose messages.
+ *
+ * Latency at 100 msg/s (--latency-ms): tcpdump on node's eth0 timestamps
+ * (kernel, ns) each original as it arrives (before prerouting, so before
+ * NFLOG) and its replica as it leaves (dev_queue_xmit_nit); the difference,
+ * matched by quoted port and MTU, is "arrival to replica on the wire". The
+ * relay's own histogram (pathguard_relay_latency_microseconds: after the
+ * NFLOG read to the sendmmsg return, bucketed) is shown beside it.
+ *
+ * /healthz while flooded: --health GETs (new connection each, like kubelet)
+ * spread over the top-rate step of every sweep, from a helper process in
+ * node's namespace (bench/relay-probe.ts). RSS: VmRSS right after the
+ * top-rate flood, VmHWM at the end.
+ *
+ * Needs root, nft and tcpdump; prints why and exits 0 otherwise.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { withLab, labUnavailable, sleep, waitFor, sh, type Netns } from '../test/harness/netns.js';
+import { withNetns } from '../src/sys/netns.js';
+import { PacketSender, type Frame } from '../src/net/packet-socket.js';
+import { ETH_P, parseMac } from '../src/wire/ethernet.js';
+import { V4_UDP, variant } from '../test/unit/relay/too-big-variant.js';
+
+// ---------------------------------------------------------------- options
+
+function option(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
+}
+
+const RATES = option('rates', '20000,40000,60000,80000,100000,120000,140000,160000,200000,240000').split(',').map(Number);
+const REPS = Number(option('reps', '3'));
+const STEP_MS = Number(option('step-ms', '3000'));
+const LATENCY_MS = Number(option('latency-ms', '10000'));
+const LATENCY_RATE = 100;
+const HEALTH_GETS = Number(option('health', '50'));
+/** Extra node flags for the relay process, e.g. --relay-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it. */
+const RELAY_NODE_ARGS = option('relay-node-args', '').split(' ').filter((a) => a !== '');
+/** Extra relay flags, e.g. --relay-args "--dry-run" to price receive + decide without sending. */
+const RELAY_EXTRA_ARGS = option('relay-args', '').split(' ').filter((a) => a !== '');
+/** Copy the relay's stdout and stderr to this file (diagnostics, e.g. with --relay-node-args --trace-gc). */
+const RELAY_LOG = option('relay-log', '');
+const POOL = 4096;
+const PEERS = ['192.0.2.11', '192.0.2.12', '192.0.2.13'];
+const NODE_ADDR = '192.0.2.10';
+const VIP = '192.0.2.1';
+const METRICS = { host: '127.0.0.1', port: 9462 };
+const CLK_TCK = 100; // sysconf(_SC_CLK_TCK) on Linux (USER_HZ), the unit of /proc/PID/stat utime/stime
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const MAIN_JS = join(here, '..', 'src', 'cli', 'main.js');
+const PROBE_JS = join(here, 'relay-probe.js');
+
+// ---------------------------------------------------------------- small helpers
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Nearest-rank percentile. */
+function percentile(xs: readonly number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+function fmt(n: number, digits = 0): string {
+  return Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '-';
+}
+
+function pct(part: number, whole: number): string {
+  return whole > 0 ? `${((100 * part) / whole).toFixed(2)}%` : '-';
+}
+
+function pad(cells: readonly string[], widths: readonly number[]): string {
+  return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+}
+
+// ---------------------------------------------------------------- /proc
+
+/** utime + stime of a process or thread, in clock ticks. */
+function cpuTicks(statPath: string): { ticks: number; system: number; comm: string } {
+  const s = readFileSync(statPath, 'utf8');
+  const close = s.lastIndexOf(')');
+  const comm = s.slice(s.indexOf('(') + 1, close);
+  const f = s.slice(close + 2).split(' '); // f[0] is field 3 (state)
+  return { ticks: Number(f[11]) + Number(f[12]), system: Number(f[12]), comm };
+}
+
+interface ThreadCpu {
+  ticks: number;
+  comm: string;
+  /** Time spent runnable but waiting for a CPU, ns (/proc/PID/task/TID/schedstat, field 2). */
+  waitNs: number;
+}
+
+function threadTicks(pid: number): Map<number, ThreadCpu> {
+  const out = new Map<number, ThreadCpu>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const waitNs = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]);
+      out.set(Number(tid), { ...cpuTicks(`/proc/${pid}/task/${tid}/stat`), waitNs });
+    } catch (err) {
+      // A thread that exited between readdir and read is simply gone.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  return out;
+}
+
+function memoryKb(pid: number): { rss: number; hwm: number; anon: number; file: number } {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? Number.NaN);
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM'), anon: kb('RssAnon'), file: kb('RssFile') };
+}
+
+/** Busy and total jiffies of all CPUs (/proc/stat "cpu" line). */
+function systemCpu(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = f[3]! + f[4]!;
+  return { busy: total - idle, total };
+}
+
+// ---------------------------------------------------------------- observers
+
+type Metrics = Map<string, number>;
+
+function parseMetrics(text: string): Metrics {
+  const m: Metrics = new Map();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const sp = line.lastIndexOf(' ');
+    m.set(line.slice(0, sp), Number(line.slice(sp + 1)));
+  }
+  return m;
+}
+
+const M = {
+  received: 'pathguard_relay_received_packets_total',
+  relayed: 'pathguard_relay_relayed_messages_total',
+  sent: 'pathguard_relay_replicas_sent_total{transport="broadcast"}',
+  overruns: 'pathguard_relay_nflog_overruns_total',
+  sendErrors: 'pathguard_relay_send_errors_total{peer="broadcast"}',
+  latency: 'pathguard_relay_latency_microseconds',
+} as const;
+
+/** The helper process in node's namespace (bench/relay-probe.ts). */
+class Probe {
+  private readonly child: ChildProcess;
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }>();
+
+  constructor(child: ChildProcess) {
+    this.child = child;
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const msg = JSON.parse(line) as Record<string, unknown> & { id: number; error?: string };
+      const w = this.waiting.get(msg.id);
+      this.waiting.delete(msg.id);
+      if (!w) return;
+      if (msg.error !== undefined) w.reject(new Error(`relay-probe: ${msg.error}`));
+      else w.resolve(msg);
+    });
+    child.on('close', (code) => {
+      for (const w of this.waiting.values()) w.reject(new Error(`relay-probe exited ${code}`));
+      this.waiting.clear();
+    });
+  }
+
+  private ask(req: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const id = this.nextId++;
+    const p = new Promise<Record<string, unknown>>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+    this.child.stdin!.write(`${JSON.stringify({ id, ...req })}\n`);
+    return p;
+  }
+
+  async metrics(): Promise<Metrics> {
+    const r = await this.ask({ op: 'metrics' });
+    if (r['status'] !== 200) throw new Error(`/metrics answered ${String(r['status'])}`);
+    return parseMetrics(r['text'] as string);
+  }
+
+  async health(count: number, spanMs: number): Promise<{ ms: number[]; status: number[] }> {
+    const r = await this.ask({ op: 'health', count, spanMs });
+    return { ms: r['ms'] as number[], status: r['status'] as number[] };
+  }
+
+  close(): void {
+    this.child.stdin!.end();
+  }
+}
+
+/** Named nft counters of a namespace: "table/name" → packets. */
+async function nftCounters(ns: Netns): Promise<Map<string, number>> {
+  const r = await ns.exec('nft', ['-j', 'list', 'counters']);
+  const doc = JSON.parse(r.stdout) as { nftables: { counter?: { table: string; name: string; packets: number } }[] };
+  const out = new Map<string, number>();
+  for (const o of doc.nftables) if (o.counter) out.set(`${o.counter.table}/${o.counter.name}`, o.counter.packets);
+  return out;
+}
+
+/** Sum of the Drops column of NETLINK_NETFILTER sockets (/proc/net/netlink) in `ns`. */
+async function netlinkDrops(ns: Netns): Promise<number> {
+  const lines = (await ns.exec('cat', ['/proc/net/netlink'])).stdout.trim().split('\n');
+  const head = lines[0]!.trim().split(/\s+/);
+  const eth = head.indexOf('Eth');
+  const drops = head.indexOf('Drops');
+  let sum = 0;
+  for (const l of lines.slice(1)) {
+    const f = l.trim().split(/\s+/);
+    if (f[eth] === '12') sum += Number(f[drops]); // NETLINK_NETFILTER
+  }
+  return sum;
+}
+
+async function rxPackets(ns: Netns, dev: string): Promise<number> {
+  const r = await ns.exec('cat', [`/sys/class/net/${dev}/statistics/rx_packets`]);
+  return Number(r.stdout.trim());
+}
+
+// ---------------------------------------------------------------- generator
+
+interface Generated {
+  attempted: number;
+  sent: number;
+  failed: number;
+  ns: number;
+  /** Largest backlog of due-but-unsent frames seen (the generator falling behind its schedule). */
+  maxLag: number;
+  cpuUs: number;
+}
+
+class Generator {
+  private readonly sender: PacketSender;
+  private readonly pool: readonly Uint8Array[];
+  /** batches[n]: n reusable Frame objects, so a send of n frames allocates nothing. */
+  private readonly batches: { payload: Uint8Array; mac: Uint8Array; protocol: number }[][] = [];
+  private readonly tick = new Int32Array(new SharedArrayBuffer(4));
+  private k = 0;
+
+  constructor(sender: PacketSender, pool: readonly Uint8Array[], mac: Uint8Array) {
+    this.sender = sender;
+    this.pool = pool;
+    for (let n = 0; n <= sender.batchSize; n++) {
+      this.batches.push(Array.from({ length: n }, () => ({ payload: pool[0]!, mac, protocol: ETH_P.IP })));
+    }
+  }
+
+  /** Index the next frame will take from the pool. */
+  get cursor(): number {
+    return this.k;
+  }
+
+  /** Sends `rate` frames/s for `ms` (synchronous: this thread does nothing else meanwhile). */
+  run(rate: number, ms: number): Generated {
+    const total = Math.round((rate * ms) / 1000);
+    const cpu0 = process.cpuUsage();
+    const start = process.hrtime.bigint();
+    let attempted = 0;
+    let sent = 0;
+    let failed = 0;
+    let maxLag = 0;
+    for (;;) {
+      const elNs = Number(process.hrtime.bigint() - start);
+      const due = Math.min(total, Math.floor((rate * elNs) / 1e9));
+      maxLag = Math.max(maxLag, due - attempted);
+      while (attempted < due) {
+        const n = Math.min(this.sender.batchSize, due - attempted);
+        const frames = this.batches[n]!;
+        for (let j = 0; j < n; j++) {
+          frames[j]!.payload = this.pool[this.k]!;
+          this.k = (this.k + 1) % this.pool.length;
+        }
+        const r = this.sender.sendTo(frames as readonly Frame[]);
+        sent += r.sent;
+        failed += r.failed;
+        attempted += n;
+      }
+      if (attempted >= total) break;
+      // Sleep until the next frame is due, but at least ~1 ms at high rates (token pacing per ms).
+      const nextMs = ((attempted + 1) * 1000) / rate - elNs / 1e6;
+      Atomics.wait(this.tick, 0, 0, Math.max(rate >= 1000 ? 1 : 0, nextMs));
+    }
+    const ns = Number(process.hrtime.bigint() - start);
+    const c = process.cpuUsage(cpu0);
+    return { attempted, sent, failed, ns, maxLag, cpuUs: c.user + c.system };
+  }
+}
+
+function packetPool(): Uint8Array[] {
+  const pool: Uint8Array[] = [];
+  for (let i = 0; i < POOL; i++) {
+    pool.push(variant(V4_UDP, { outerSrc: `203.0.113.${1 + (i % 16)}`, quotedSrc: VIP, quotedSrcPort: 1024 + i, mtu: 576 + (i % 900) }));
+  }
+  return pool;
+}
+
+/** Quoted source port and next-hop MTU of a frag-needed frame (Ethernet + IPv4 + ICMP + quoted IPv4 + ports), or undefined. */
+function frameKey(f: Uint8Array): number | undefined {
+  if (f.byteLength < 14 + 20 + 8 + 20 + 4 || f[12] !== 0x08 || f[13] !== 0x00) return undefined;
+  const ip = 14;
+  const ihl = (f[ip]! & 0x0f) * 4;
+  const icmp = ip + ihl;
+  if (f[ip + 9] !== 1 || f[icmp] !== 3 || f[icmp + 1] !== 4) return undefined;
+  const q = icmp + 8;
+  const qihl = (f[q]! & 0x0f) * 4;
+  if (f.byteLength < q + qihl + 2) return undefined;
+  const port = (f[q + qihl]! << 8) | f[q + qihl + 1]!;
+  const mtu = (f[icmp + 6]! << 8) | f[icmp + 7]!;
+  return port * 65536 + mtu;
+}
+
+/** Records of a pcap file (libpcap format, either timestamp precision) with time in ns from the first record. */
+function readPcap(buf: Buffer): { t: number; frame: Buffer }[] {
+  if (buf.byteLength < 24) return [];
+  const magic = buf.readUInt32LE(0);
+  if (magic !== 0xa1b2c3d4 && magic !== 0xa1b23c4d) throw new Error(`unexpected pcap magic 0x${magic.toString(16)}`);
+  const nano = magic === 0xa1b23c4d;
+  const out: { t: number; frame: Buffer }[] = [];
+  let sec0: number | undefined;
+  for (let off = 24; off + 16 <= buf.byteLength; ) {
+    const sec = buf.readUInt32LE(off);
+    const frac = buf.readUInt32LE(off + 4);
+    const incl = buf.readUInt32LE(off + 8);
+    sec0 ??= sec;
+    out.push({ t: (sec - sec0) * 1e9 + (nano ? frac : frac * 1000), frame: buf.subarray(off + 16, off + 16 + incl) });
+    off += 16 + incl;
+  }
+  return out;
+}
+
+/** Histogram quantile over bucket deltas, linear within the bucket (Prometheus' histogram_quantile). */
+function histogramQuantile(bounds: readonly number[], cumulative: readonly number[], q: number): { value: number; bound: number } {
+  const total = cumulative[cumulative.length - 1] ?? 0;
+  if (total === 0) return { value: Number.NaN, bound: Number.NaN };
+  const rank = q * total;
+  for (let i = 0; i < cumulative.length; i++) {
+    if (cumulative[i]! >= rank) {
+      const lo = i === 0 ? 0 : bounds[i - 1]!;
+      const hi = bounds[i]!;
+      const below = i === 0 ? 0 : cumulative[i - 1]!;
+      const inBucket = cumulative[i]! - below;
+      return { value: Number.isFinite(hi) ? lo + ((hi - lo) * (rank - below)) / inBucket : lo, bound: hi };
+    }
+  }
+  return { value: Number.NaN, bound: Number.NaN };
+}
+
+// ---------------------------------------------------------------- the run
+
+interface Snapshot {
+  m: Metrics;
+  captured: number;
+  arrived: number;
+  peers: number[];
+  relayTicks: number;
+  relaySystem: number;
+  threads: Map<number, ThreadCpu>;
+  nlDrops: number;
+  sys: { busy: number; total: number };
+}
+
+interface StepResult {
+  rate: number;
+  offered: number;
+  offeredRate: number;
+  failed: number;
+  maxLag: number;
+  arrived: number;
+  captured: number;
+  received: number;
+  relayed: number;
+  sent: number;
+  wire: number;
+  overruns: number;
+  sendErrors: number;
+  loss: number;
+  wireLoss: number;
+  relayCpuS: number;
+  usPerMsg: number;
+  sysUsPerMsg: number;
+  relayCorePct: number;
+  busiestThread: string;
+  busiestPct: number;
+  /** ms the busiest relay thread (the data plane) was runnable but not running. */
+  busiestWaitMs: number;
+  /** Log messages the kernel dropped because the NFLOG socket's buffer was full. */
+  nlDrops: number;
+  genCorePct: number;
+  sysBusyPct: number;
+  health?: { ms: number[]; status: number[] };
+  rssKb?: number;
+}
+
+async function main(): Promise<void> {
+  const why = labUnavailable();
+  if (why) {
+    console.log(`relay-throughput: skipped: ${why}`);
+    return;
+  }
+  for (const [tool, pkg] of [['nft', 'nftables'], ['tcpdump', 'tcpdump']] as const) {
+    const missing = await sh(tool, ['--version']).then(
+      () => undefined,
+      (err: Error) => err.message,
+    );
+    if (missing !== undefined) {
+      console.log(`relay-throughput: skipped: ${tool} does not run (${missing}); apt-get install ${pkg}`);
+      return;
+    }
+  }
+  if (!existsSync(MAIN_JS) || !existsSync(PROBE_JS)) {
+    console.log(`relay-throughput: skipped: ${MAIN_JS} or ${PROBE_JS} is not built (npm run build)`);
+    return;
+  }
+
+  console.log(
+    [
+      'relay-throughput: pathguard relay --transport broadcast, end to end in network namespaces',
+      `  lab: gen, node, 3 peers on one bridge; relay in node (real CLI, limits at max, --dedup-window 0, --log-level warn)`,
+      `  traffic: ${POOL} distinct valid ICMPv4 frag-needed (576-byte IP packets) from 16 outer sources, quoting ${VIP} (--vip-networks)`,
+      `  steps: ${RATES.map((r) => fmt(r)).join(', ')} msg/s offered, ${STEP_MS} ms each, ${REPS} sweeps; medians per rate`,
+      `  loss = 1 - relayed/offered; wire = smallest per-peer count of replica frames at the peers' ingress`,
+      `  CPU = relay process utime+stime (/proc/PID/stat) around the step; "core%" = CPU s / flood s`,
+      `  latency: ${LATENCY_RATE} msg/s for ${LATENCY_MS} ms, tcpdump on node eth0 (original in → replica out, kernel timestamps) + the relay histogram`,
+      `  /healthz: ${HEALTH_GETS} GETs (new connection each) during the ${fmt(Math.max(...RATES))} msg/s step of each sweep`,
+      `  node ${process.version}, load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+    ].join('\n'),
+  );
+
+  const tmp = mkdtempSync(join(tmpdir(), 'pg-relay-bench-'));
+  try {
+    await withLab('rbench', async (lab) => {
+      // Namespaces: IPv6 off before any interface exists, so no ND/MLD frames share the segment.
+      const make = async (short: string): Promise<Netns> => {
+        const ns = await lab.ns(short);
+        await ns.sysctl('net.ipv6.conf.all.disable_ipv6', 1);
+        await ns.sysctl('net.ipv6.conf.default.disable_ipv6', 1);
+        return ns;
+      };
+      const sw = await make('sw');
+      const gen = await make('gen');
+      const node = await make('node');
+      const peers = [await make('p1'), await make('p2'), await make('p3')];
+      await lab.bridge(sw, 'br0');
+      // The bridge stands in for a switch: when br_netfilter is loaded, stop it from running
+      // IP netfilter hooks on bridged frames (per-namespace sysctls), work no real switch puts on the node's CPU.
+      await sw.exec('sh', ['-c', 'for f in /proc/sys/net/bridge/bridge-nf-call-*; do if [ -e "$f" ]; then echo 0 > "$f"; fi; done']);
+      const ports: [Netns, string][] = [[gen, 'sgen'], [node, 'snode'], ...peers.map((p, i): [Netns, string] => [p, `speer${i + 1}`])];
+      for (const [ns, port] of ports) {
+        await lab.veth(ns, 'eth0', sw, port);
+        await lab.enslave(sw, port, 'br0');
+      }
+      await node.addr('eth0', `${NODE_ADDR}/24`);
+      for (const [i, p] of peers.entries()) await p.addr('eth0', `${PEERS[i]}/24`);
+      const nodeMac = await node.mac('eth0');
+      await sw.exec('bridge', ['fdb', 'add', nodeMac, 'dev', 'snode', 'master', 'static']);
+      const witness =
+        'table netdev witness {\n' +
+        '\tcounter replicas {\n\t}\n' +
+        '\tchain in {\n' +
+        '\t\ttype filter hook ingress device "eth0" priority 0; policy accept;\n' +
+        '\t\tether daddr ff:ff:ff:ff:ff:ff ether type ip counter name "replicas" drop\n' +
+        '\t}\n' +
+        '}\n';
+      for (const ns of [...peers, gen]) await ns.nft(witness);
+
+      // The relay and the probe.
+      const ready = join(tmp, 'relay.ready');
+      const relayArgs = [
+        ...RELAY_NODE_ARGS, MAIN_JS, 'relay',
+        '--iface', 'eth0', '--transport', 'broadcast', '--peers', PEERS.join(','), '--vip-networks', `${VIP}/32`,
+        '--src-rate', '1000000', '--src-burst', '1000000', '--iface-rate', '1000000', '--iface-burst', '1000000',
+        '--dedup-window', '0', '--log-level', 'warn', '--metrics-addr', `${METRICS.host}:${METRICS.port}`, '--ready-file', ready,
+        ...RELAY_EXTRA_ARGS,
+      ];
+      const relay = node.spawn(process.execPath, relayArgs);
+      let relayErr = '';
+      const keep = (d: Buffer): void => {
+        if (relayErr.length < 1 << 20) relayErr += d.toString();
+        if (RELAY_LOG !== '') appendFileSync(RELAY_LOG, d);
+      };
+      relay.stderr!.on('data', keep);
+      relay.stdout!.on('data', keep);
+      const started = await waitFor(() => existsSync(ready) || relay.exitCode !== null, 15_000).then(
+        () => existsSync(ready),
+        () => false,
+      );
+      if (!started) throw new Error(`the relay did not become ready within 15 s (exit code ${relay.exitCode}):\n${relayErr}`);
+      // `ip netns exec` execs the command, so the child's pid is node's.
+      const pid = relay.pid!;
+      if (cpuTicks(`/proc/${pid}/stat`).comm !== 'node') throw new Error(`pid ${pid} is not the relay's node process`);
+      const probe = new Probe(node.spawn(process.execPath, [PROBE_JS, METRICS.host, String(METRICS.port)]));
+
+      await sleep(500); // let start-up settle before taking the idle figure
+      const idleMem = memoryKb(pid);
+      const sender = withNetns(gen.path, () => PacketSender.open({ device: 'eth0', batch: 64 }));
+      const pool = packetPool();
+      const generator = new Generator(sender, pool, parseMac(nodeMac));
+
+      const snapshot = async (): Promise<Snapshot> => {
+        const m = await probe.metrics();
+        const nodeCounters = await nftCounters(node);
+        const relayCpu = cpuTicks(`/proc/${pid}/stat`);
+        const peerCounts = await Promise.all(peers.map(async (p) => (await nftCounters(p)).get('witness/replicas') ?? 0));
+        return {
+          m,
+          captured: nodeCounters.get('pathguard/captured_v4') ?? 0,
+          arrived: await rxPackets(node, 'eth0'),
+          peers: peerCounts,
+          relayTicks: relayCpu.ticks,
+          relaySystem: relayCpu.system,
+          threads: threadTicks(pid),
+          nlDrops: await netlinkDrops(node),
+          sys: systemCpu(),
+        };
+      };
+
+      /** Waits until the relay has read everything (received stops moving). */
+      const settle = async (): Promise<void> => {
+        let last = -1;
+        for (let i = 0; i < 30; i++) {
+          await sleep(100);
+          const r = (await probe.metrics()).get(M.received) ?? 0;
+          if (r === last) return;
+          last = r;
+        }
+      };
+
+      const step = async (rate: number, withHealth: boolean): Promise<StepResult> => {
+        const a = await snapshot();
+        const health = withHealth ? probe.health(HEALTH_GETS, STEP_MS - 200) : undefined;
+        if (health) await sleep(20); // let the probe start before this thread blocks in the generator
+        const g = generator.run(rate, STEP_MS);
+        const rssKb = memoryKb(pid).rss;
+        await settle();
+        const b = await snapshot();
+        const d = (k: string) => (b.m.get(k) ?? 0) - (a.m.get(k) ?? 0);
+        const relayed = d(M.relayed);
+        const relayCpuS = (b.relayTicks - a.relayTicks) / CLK_TCK;
+        let busiest = { comm: '-', ticks: 0, waitNs: 0 };
+        for (const [tid, t] of b.threads) {
+          const dt = t.ticks - (a.threads.get(tid)?.ticks ?? 0);
+          if (dt > busiest.ticks) busiest = { comm: `${t.comm}/${tid}`, ticks: dt, waitNs: t.waitNs - (a.threads.get(tid)?.waitNs ?? 0) };
+        }
+        const wire = Math.min(...b.peers.map((x, i) => x - a.peers[i]!));
+        return {
+          rate,
+          offered: g.sent,
+          offeredRate: g.sent / (g.ns / 1e9),
+          failed: g.failed,
+          maxLag: g.maxLag,
+          arrived: b.arrived - a.arrived,
+          captured: b.captured - a.captured,
+          received: d(M.received),
+          relayed,
+          sent: d(M.sent),
+          wire,
+          overruns: d(M.overruns),
+          sendErrors: d(M.sendErrors),
+          loss: g.sent > 0 ? 1 - relayed / g.sent : Number.NaN,
+          wireLoss: g.sent > 0 ? 1 - wire / g.sent : Number.NaN,
+          relayCpuS,
+          usPerMsg: relayed > 0 ? (relayCpuS * 1e6) / relayed : Number.NaN,
+          sysUsPerMsg: relayed > 0 ? ((b.relaySystem - a.relaySystem) * 1e6) / CLK_TCK / relayed : Number.NaN,
+          relayCorePct: (100 * relayCpuS) / (g.ns / 1e9),
+          busiestThread: busiest.comm,
+          busiestPct: (100 * busiest.ticks) / CLK_TCK / (g.ns / 1e9),
+          busiestWaitMs: busiest.waitNs / 1e6,
+          nlDrops: b.nlDrops - a.nlDrops,
+          genCorePct: (100 * g.cpuUs) / (g.ns / 1e3),
+          sysBusyPct: (100 * (b.sys.busy - a.sys.busy)) / Math.max(1, b.sys.total - a.sys.total),
+          rssKb,
+          ...(health ? { health: await health } : {}),
+        };
+      };
+
+      try {
+        // Warm-up: JIT of the relay's data plane and of the generator, first page faults.
+        generator.run(20_000, 1000);
+        await settle();
+
+        const results: StepResult[] = [];
+        const top = Math.max(...RATES);
+        for (let rep = 0; rep < REPS; rep++) {
+          for (const rate of RATES) {
+            const r = await step(rate, rate === top);
+            results.push(r);
+            console.log(
+              `  sweep ${rep + 1} ${fmt(rate).padStart(7)}/s: offered ${fmt(r.offered)} relayed ${fmt(r.relayed)} (loss ${(100 * r.loss).toFixed(2)}%) ` +
+                `captured ${fmt(r.captured)} received ${fmt(r.received)} wire ${fmt(r.wire)} NFLOG drops ${fmt(r.nlDrops)} ` +
+                `relay ${r.usPerMsg.toFixed(2)} µs/msg (system ${r.sysUsPerMsg.toFixed(2)}) ${r.relayCorePct.toFixed(0)}% core, gen ${r.genCorePct.toFixed(0)}% core, system ${r.sysBusyPct.toFixed(0)}%; ` +
+                `data-plane thread ${r.busiestPct.toFixed(0)}% core, waited ${fmt(r.busiestWaitMs)} ms for a CPU; RSS ${fmt((r.rssKb ?? 0) / 1024, 1)} MB`,
+            );
+          }
+        }
+        const rssAfterFlood = median(results.filter((r) => r.rate === top).map((r) => r.rssKb ?? Number.NaN));
+
+        // Latency at 100 msg/s: tcpdump on node's eth0 sees the original arrive and the replica leave.
+        const pcap = join(tmp, 'latency.pcap');
+        const dump = node.spawn('tcpdump', ['-i', 'eth0', '-nn', '-p', '-U', '--immediate-mode', '-s', '128', '-B', '4096', '--time-stamp-precision=nano', '-w', pcap, 'icmp']);
+        let dumpErr = '';
+        dump.stderr!.on('data', (d: Buffer) => (dumpErr += d.toString()));
+        await waitFor(() => dumpErr.includes('listening on'), 10_000);
+        const h0 = await probe.metrics();
+        const latencyStart = generator.cursor;
+        const lg = generator.run(LATENCY_RATE, LATENCY_MS);
+        await settle();
+        const h1 = await probe.metrics();
+        const closed = new Promise<void>((r) => dump.once('close', () => r()));
+        dump.kill('SIGINT');
+        await closed;
+
+        const originals = new Map<number, number>();
+        const replicas = new Map<number, number>();
+        for (const rec of readPcap(readFileSync(pcap))) {
+          const key = frameKey(rec.frame);
+          if (key === undefined) continue;
+          const bcast = rec.frame.subarray(0, 6).every((x) => x === 0xff);
+          const into = bcast ? replicas : originals;
+          if (!into.has(key)) into.set(key, rec.t);
+        }
+        const wireUs: number[] = [];
+        for (const [key, t] of originals) {
+          const r = replicas.get(key);
+          if (r !== undefined) wireUs.push((r - t) / 1000);
+        }
+        const bounds = [...new Set([...h1.keys()].filter((k) => k.startsWith(`${M.latency}_bucket`)))].map((k) => {
+          const le = /le="([^"]+)"/.exec(k)![1]!;
+          return { key: k, le: le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le) };
+        });
+        bounds.sort((x, y) => x.le - y.le);
+        const cum = bounds.map((b) => (h1.get(b.key) ?? 0) - (h0.get(b.key) ?? 0));
+        const les = bounds.map((b) => b.le);
+        const hp50 = histogramQuantile(les, cum, 0.5);
+        const hp99 = histogramQuantile(les, cum, 0.99);
+        const hCount = (h1.get(`${M.latency}_count`) ?? 0) - (h0.get(`${M.latency}_count`) ?? 0);
+        const hSum = (h1.get(`${M.latency}_sum`) ?? 0) - (h0.get(`${M.latency}_sum`) ?? 0);
+        const mem = memoryKb(pid);
+        const loadAfter = loadavg();
+
+        // ------------------------------------------------------------ report
+        console.log('\nthroughput (median of the sweeps per offered rate):');
+        const W = [9, 10, 8, 8, 8, 8, 8, 7, 7, 6, 5, 6, 5, 5];
+        console.log(pad(['offered/s', 'achieved/s', 'arrived', 'captured', 'received', 'relayed', 'wire', 'loss', 'nl-drop', 'µs/msg', 'user', 'relay%', 'gen%', 'sys%'], W));
+        let best = 0;
+        for (const rate of RATES) {
+          const rs = results.filter((r) => r.rate === rate);
+          const med = (f: (r: StepResult) => number) => median(rs.map(f));
+          const loss = med((r) => r.loss);
+          if (loss < 0.01) best = Math.max(best, rate);
+          console.log(
+            pad(
+              [
+                fmt(rate),
+                fmt(med((r) => r.offeredRate)),
+                pct(med((r) => r.arrived / r.offered), 1),
+                pct(med((r) => r.captured / r.offered), 1),
+                pct(med((r) => r.received / r.offered), 1),
+                pct(med((r) => r.relayed / r.offered), 1),
+                pct(med((r) => r.wire / r.offered), 1),
+                `${(100 * loss).toFixed(2)}%`,
+                fmt(med((r) => r.nlDrops)),
+                med((r) => r.usPerMsg).toFixed(2),
+                med((r) => r.usPerMsg - r.sysUsPerMsg).toFixed(2),
+                fmt(med((r) => r.relayCorePct)),
+                fmt(med((r) => r.genCorePct)),
+                fmt(med((r) => r.sysBusyPct)),
+              ],
+              W,
+            ),
+          );
+        }
+        console.log(
+          '  (arrived..wire as % of offered; nl-drop = messages the kernel dropped at the full NFLOG socket; µs/msg = relay\n' +
+            '   CPU per relayed message, user = its user-space part; relay% / gen% = CPU of one core during the flood;\n' +
+            '   sys% = all CPUs busy over the step window)',
+        );
+        const topRuns = results.filter((r) => r.rate === top);
+        console.log(
+          `  busiest relay thread (the data plane) at ${fmt(top)}/s: ` +
+            topRuns.map((r) => `${r.busiestThread} ${r.busiestPct.toFixed(0)}% core, waited ${fmt(r.busiestWaitMs)} ms for a CPU`).join('; '),
+        );
+        const failedFrames = results.reduce((s, r) => s + r.failed, 0);
+        const sendErrors = results.reduce((s, r) => s + r.sendErrors, 0);
+        console.log(`  generator: frames refused by its sendmmsg ${failedFrames}; relay send errors ${sendErrors}; generator's worst backlog ${Math.max(...results.map((r) => r.maxLag))} frames`);
+
+        const healthMs = topRuns.flatMap((r) => r.health?.ms ?? []);
+        const healthBad = topRuns.flatMap((r) => r.health?.status ?? []).filter((s) => s !== 200).length;
+        const cpuAt = (rate: number) => median(results.filter((r) => r.rate === rate).map((r) => r.usPerMsg));
+        const refRate = RATES.includes(80_000) ? 80_000 : best;
+
+        console.log('\nlatency at 100 msg/s:');
+        console.log(
+          `  on the wire (node eth0, original in → replica out): ${wireUs.length}/${lg.sent} matched, ` +
+            `p50 ${percentile(wireUs, 50).toFixed(0)} µs, p99 ${percentile(wireUs, 99).toFixed(0)} µs, max ${percentile(wireUs, 100).toFixed(0)} µs`,
+        );
+        console.log(
+          `  relay histogram (NFLOG read → sendmmsg returned), ${hCount} messages, mean ${(hSum / Math.max(1, hCount)).toFixed(0)} µs: ` +
+            `p50 ${hp50.value.toFixed(0)} µs (bucket ≤ ${hp50.bound}), p99 ${hp99.value.toFixed(0)} µs (bucket ≤ ${hp99.bound})`,
+        );
+        const unmatched: number[] = [];
+        for (let j = 0; j < lg.attempted; j++) {
+          const key = frameKey(Uint8Array.of(...new Uint8Array(12), 0x08, 0x00, ...pool[(latencyStart + j) % pool.length]!));
+          if (key !== undefined && !(originals.has(key) && replicas.has(key))) unmatched.push(j);
+        }
+        console.log(
+          `  (messages sent ${lg.sent}; tcpdump saw ${originals.size} originals and ${replicas.size} replicas` +
+            (unmatched.length > 0 ? `; unmatched send positions ${unmatched.slice(0, 10).join(' ')}${unmatched.length > 10 ? ' ...' : ''})` : ')'),
+        );
+
+        console.log('\nsummary (targets from a 2-core machine):');
+        const pf = (ok: boolean) => (ok ? 'met' : 'MISSED');
+        const ceiling = best === top ? ` (every rate tried; the ceiling is above ${fmt(top)})` : '';
+        console.log(`  throughput: highest offered rate with median loss < 1%: ${fmt(best)} msg/s${ceiling} (target ≥ 80,000: ${pf(best >= 80_000)})`);
+        console.log(`  CPU per relayed message: ${cpuAt(refRate).toFixed(2)} µs at ${fmt(refRate)} msg/s (relay process, user+system)`);
+        const p50 = percentile(wireUs, 50) / 1000;
+        const p99 = percentile(wireUs, 99) / 1000;
+        console.log(`  latency at 100 msg/s: p50 ${p50.toFixed(3)} ms (target ≤ 0.5: ${pf(p50 <= 0.5)}), p99 ${p99.toFixed(3)} ms (target ≤ 2: ${pf(p99 <= 2)})`);
+        const mb = (kb: number) => (kb / 1024).toFixed(1);
+        console.log(
+          `  memory: VmRSS ${mb(rssAfterFlood)} MB right after the ${fmt(top)}/s flood, VmHWM ${mb(mem.hwm)} MB at the end ` +
+            `(target ≤ 100: ${pf(mem.hwm / 1024 <= 100)});\n` +
+            `          idle after start ${mb(idleMem.rss)} MB (anon ${mb(idleMem.anon)}, file ${mb(idleMem.file)}; VmHWM by then ${mb(idleMem.hwm)}), ` +
+            `at the end ${mb(mem.rss)} MB (anon ${mb(mem.anon)}, file ${mb(mem.file)})`,
+        );
+        console.log(
+          `  /healthz during the ${fmt(top)}/s flood: ${healthMs.length} GETs, p50 ${percentile(healthMs, 50).toFixed(1)} ms, ` +
+            `p99 ${percentile(healthMs, 99).toFixed(1)} ms, max ${percentile(healthMs, 100).toFixed(1)} ms, non-200 ${healthBad} ` +
+            `(target < 50: ${pf(percentile(healthMs, 100) < 50 && healthBad === 0)})`,
+        );
+        console.log(`  load average after: ${loadAfter.map((x) => x.toFixed(2)).join(' ')}`);
+      } finally {
+        sender.close();
+        probe.close();
+        const exited = new Promise<void>((r) => (relay.exitCode !== null ? r() : relay.once('close', () => r())));
+        relay.kill('SIGTERM');
+        await Promise.race([exited, sleep(5000)]);
+      }
+    });
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+await main();
