@@ -255,7 +255,12 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
     peers: targets(),
     localAddresses: local,
   };
-  const worker = new Worker(new URL('../relay/data-plane.js', import.meta.url), { workerData: init });
+  // A small young generation: the data plane's garbage is short-lived, and V8's
+  // default lets a flood grow it by tens of MB (bench/relay-throughput.bench.ts).
+  const worker = new Worker(new URL('../relay/data-plane.js', import.meta.url), {
+    workerData: init,
+    resourceLimits: { maxYoungGenerationSizeMb: 12 },
+  });
   const send = (m: ToDataPlane) => worker.postMessage(m);
   const ready = new Promise<{ tunName?: string }>((resolve, reject) => {
     worker.on('message', (m: FromDataPlane) => {

@@ -1,6 +1,5 @@
 /** Reads the optional YAML configuration file (`--config`): one section per component. */
 import { readFile } from 'node:fs/promises';
-import YAML from 'yaml';
 import { ConfigError } from '../errors.js';
 
 /** The `section` of the file at `path` (undefined when no file was given or the section is absent). */
@@ -12,6 +11,8 @@ export async function configSection(path: string | undefined, section: string): 
   } catch (err) {
     throw new ConfigError([{ field: '--config', value: path, expected: `a readable YAML file (${(err as Error).message})` }]);
   }
+  // yaml is loaded only when a file is given.
+  const { default: YAML } = await import('yaml');
   let doc: unknown;
   try {
     doc = YAML.parse(text);

@@ -5,7 +5,7 @@
 import { Command, Option } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { UsageError, UnsupportedError } from '../errors.js';
-import { runDemo, DEMO_TRANSPORTS, type DemoResult, type DemoTransport } from '../demo/scenario.js';
+import { DEMO_TRANSPORTS, type DemoResult, type DemoTransport } from '../demo/scenario.js';
 import { labUnavailable } from '../demo/netns-lab.js';
 import type { Family } from '../demo/ecmp-lab.js';
 
@@ -64,6 +64,7 @@ export function register(program: Command): void {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
+        const { runDemo } = await import('../demo/scenario.js');
         const result = await runDemo({
           transports,
           families,

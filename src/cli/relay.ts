@@ -5,7 +5,6 @@
  */
 import { Command, Option } from 'commander';
 import { RELAY_FLAGS, relayConfig } from '../relay/config.js';
-import { startRelay } from '../agent/relay-agent.js';
 import { createLogger } from '../obs/log.js';
 import { configSection } from './config-file.js';
 
@@ -45,6 +44,7 @@ export function register(program: Command): void {
     const { config, ...rest } = flags as { config?: string } & Record<string, unknown>;
     const cfg = relayConfig(rest, process.env, await configSection(config, 'relay'));
     const log = createLogger({ level: cfg.logLevel });
+    const { startRelay } = await import('../agent/relay-agent.js');
     const relay = await startRelay(cfg, log);
     const code = await relay.done;
     process.exitCode = code;

@@ -10,7 +10,6 @@ import { Command, Option } from 'commander';
 import { envNames, flagName, type Field } from '../config/field.js';
 import { ROUTES_FIELDS, routesConfig } from '../routes/config.js';
 import { RTPROT_PATHGUARD } from '../routes/objects.js';
-import { routesClean, routesOnce, startRoutes } from '../agent/routes-agent.js';
 import { createLogger } from '../obs/log.js';
 import { configSection } from './config-file.js';
 
@@ -113,6 +112,8 @@ export function register(program: Command): void {
     const { config, ...rest } = flags as { config?: string } & Record<string, unknown>;
     const cfg = routesConfig(rest, process.env, await configSection(config, 'routes'));
     const log = createLogger({ level: cfg.logLevel });
+    // Loaded only when this command runs: every command's start-up (and the relay's memory) stays lean.
+    const { routesClean, routesOnce, startRoutes } = await import('../agent/routes-agent.js');
     const out = {
       stdout: (s: string) => process.stdout.write(`${s}\n`),
       stderr: (s: string) => process.stderr.write(`${s}\n`),
