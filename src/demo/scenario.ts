@@ -25,6 +25,8 @@ export interface DemoRun {
   readonly ownerRoute: string;
   /** The path MTU the owner learned, if any. */
   readonly ownerMtu?: number;
+  /** Messages each node's relay relayed (its pathguard_relay_relayed_messages_total), by node name. */
+  readonly relayed?: Readonly<Record<string, number>>;
   /** What was expected: a stall without the relay, completion with it. */
   readonly asExpected: boolean;
 }
@@ -108,6 +110,21 @@ async function startRelays(l: EcmpLab, transport: DemoTransport, bin: string): P
   return { stop };
 }
 
+/** Reads each relay's own count of relayed messages from its /metrics (inside its namespace). */
+async function relayedByNode(l: EcmpLab): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const n of l.nodes) {
+    try {
+      const r = await n.ns.exec('curl', ['-s', '--max-time', '2', 'http://127.0.0.1:9462/metrics']);
+      const m = /^pathguard_relay_relayed_messages_total (\d+)/m.exec(r.stdout);
+      out[n.name] = m ? Number(m[1]) : 0;
+    } catch {
+      out[n.name] = 0; // a relay that does not answer relayed nothing we can vouch for
+    }
+  }
+  return out;
+}
+
 async function once(l: EcmpLab, family: Family, transport: DemoTransport | undefined, opts: DemoOptions): Promise<DemoRun> {
   await flushPmtu(l);
   const fleet = transport ? await startRelays(l, transport, opts.pathguardBin) : undefined;
@@ -116,6 +133,7 @@ async function once(l: EcmpLab, family: Family, transport: DemoTransport | undef
     const ownerRoute = await routeGet(l.owner, family);
     const ownerMtu = await learnedMtu(l.owner, family);
     const completed = d.ok && d.bytes === opts.bytes;
+    const relayed = fleet ? await relayedByNode(l) : undefined;
     const run: DemoRun = {
       family,
       ...(transport ? { transport } : {}),
@@ -124,12 +142,20 @@ async function once(l: EcmpLab, family: Family, transport: DemoTransport | undef
       seconds: d.seconds,
       ownerRoute,
       ...(ownerMtu !== undefined ? { ownerMtu } : {}),
-      asExpected: transport ? completed && ownerMtu === LAB.pathMtu : !completed,
+      ...(relayed ? { relayed } : {}),
+      // With the relay: the download completed, the owner learned the MTU, and the node that got the ICMP says it relayed it.
+      asExpected: transport ? completed && ownerMtu === LAB.pathMtu && (relayed?.[l.icmpTarget.name] ?? 0) > 0 : !completed,
     };
     return run;
   } finally {
     await fleet?.stop();
   }
+}
+
+function describeRelayed(relayed: Readonly<Record<string, number>> | undefined): string {
+  const who = Object.entries(relayed ?? {}).filter(([, n]) => n > 0);
+  if (who.length === 0) return 'no relay counted a relayed message';
+  return who.map(([name, n]) => `${name} relayed ${n} message${n === 1 ? '' : 's'} to its peers`).join(', ');
 }
 
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
@@ -162,7 +188,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         runs.push(run);
         opts.say(
           run.completed
-            ? `  completed: ${run.bytes} bytes in ${run.seconds.toFixed(2)} s. ${l.icmpTarget.name} relayed the ${icmp} to its peers; ${l.owner.name} lowered its MTU.`
+            ? `  completed: ${run.bytes} bytes in ${run.seconds.toFixed(2)} s. ${describeRelayed(run.relayed)}; ${l.owner.name} lowered its MTU.`
             : `  did not complete (${run.bytes} bytes in ${run.seconds.toFixed(2)} s).`,
         );
         opts.say(`  ${l.owner.name}: ip route get → ${run.ownerRoute}`);
