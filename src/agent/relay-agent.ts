@@ -367,6 +367,18 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
   };
   const sub = view.watch(() => schedule());
   const unsubscribe = staticPeers.subscribe(() => schedule());
+  // Send errors are counted per peer in the data plane; say so in the log too,
+  // at most once per peer every 10 s, so a dead peer is visible without a flood of lines.
+  const reported: number[] = [];
+  const sendErrors = setInterval(() => {
+    staticPeers.current().forEach((p, i) => {
+      const n = stats.peerErrors(i);
+      const delta = n - (reported[i] ?? 0);
+      reported[i] = n;
+      if (delta > 0) log.warn({ peer: p.address, failed: delta, total: n }, 'sending replicas to a peer failed (see pathguard_relay_send_errors_total)');
+    });
+  }, 10_000);
+  sendErrors.unref();
   // Unresolved MACs (l2) are retried until every peer has one.
   const retry = setInterval(() => {
     if (cfg.transport === 'l2' && staticPeers.current().some((p) => !macs.has(p.address))) schedule();
@@ -375,6 +387,7 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
     sub.close();
     unsubscribe();
     clearInterval(retry);
+    clearInterval(sendErrors);
     if (timer) clearTimeout(timer);
   });
   if (cfg.transport === 'l2' && staticPeers.current().some((p) => !macs.has(p.address))) schedule();
