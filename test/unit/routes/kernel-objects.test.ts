@@ -24,18 +24,7 @@ import { addRuleRequest, delRouteRequest, delRuleRequest, kernelRoute, kernelRul
 import { plan, isNoop } from '../../../src/routes/plan.js';
 import { AF, RT_TABLE, RTPROT_PATHGUARD as PG, type KernelRoute, type KernelRule, type RouteSpec, type RuleSpec } from '../../../src/routes/objects.js';
 import type { RtnlRequest } from '../../../src/wire/rtnetlink.js';
-
-/** Hex with `#` comments to the end of each line. */
-const hex = (s: string): Uint8Array =>
-  Uint8Array.from(
-    s
-      .split('\n')
-      .map((l) => l.replace(/#.*/, ''))
-      .join('')
-      .replace(/\s+/g, '')
-      .match(/../g)!
-      .map((b) => parseInt(b, 16)),
-  );
+import { hex } from '../../harness/bytes.js';
 
 /** The single message in `bytes`, decoded in place and again at offset 7 of a larger buffer. */
 function both(bytes: Uint8Array): NetlinkMessage[] {

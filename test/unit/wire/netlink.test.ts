@@ -26,17 +26,9 @@ import {
   nlaU32,
   nlaU32be,
 } from '../../../src/wire/netlink-attribute.js';
+import { atOffset, hex } from '../../harness/bytes.js';
 
-function hex(s: string): Uint8Array {
-  const clean = s.replace(/#.*$/gm, '').replace(/\s+/g, '');
-  return Uint8Array.from(clean.match(/../g)!.map((b) => parseInt(b, 16)));
-}
-
-function atOffset7(bytes: Uint8Array): Uint8Array {
-  const big = new Uint8Array(bytes.byteLength + 13).fill(0xa5);
-  big.set(bytes, 7);
-  return big.subarray(7, 7 + bytes.byteLength);
-}
+const atOffset7 = (bytes: Uint8Array): Uint8Array => atOffset(bytes, 7);
 
 const views = [
   ['plain', (b: Uint8Array) => b],

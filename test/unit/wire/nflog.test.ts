@@ -21,18 +21,9 @@ import {
   encodeNflogPacket,
   nflogConfig,
 } from '../../../src/wire/nflog.js';
+import { atOffset, hex } from '../../harness/bytes.js';
 
-function hex(s: string): Uint8Array {
-  const clean = s.replace(/#.*$/gm, '').replace(/\s+/g, '');
-  return Uint8Array.from(clean.match(/../g)!.map((b) => parseInt(b, 16)));
-}
-
-/** Copies `bytes` into a larger buffer at offset 7 and returns the view over it. */
-function atOffset7(bytes: Uint8Array): Uint8Array {
-  const big = new Uint8Array(bytes.byteLength + 19).fill(0xee);
-  big.set(bytes, 7);
-  return big.subarray(7, 7 + bytes.byteLength);
-}
+const atOffset7 = (bytes: Uint8Array): Uint8Array => atOffset(bytes, 7);
 
 /*
  * Golden vector: one NFULNL_MSG_PACKET datagram read from the kernel (Linux 6.18).
