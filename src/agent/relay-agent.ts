@@ -27,6 +27,7 @@ import { RelayStats } from '../relay/stats.js';
 import type { PeerTarget } from '../relay/transports.js';
 import type { DataPlaneInit, FromDataPlane, ToDataPlane } from '../relay/data-plane.js';
 import { NodeView } from './node-view.js';
+import { formatMac } from '../wire/ethernet.js';
 import type { KubernetesPeers } from '../peers/kubernetes.js';
 import { addAddress, IFA_F } from '../wire/rtnl-address.js';
 import { RT_SCOPE } from '../wire/rtnetlink.js';
@@ -42,10 +43,6 @@ export interface RunningRelay {
   /** Resolves with the exit code when the relay has stopped (signal or fatal error). */
   readonly done: Promise<number>;
   stop(reason: string): Promise<number>;
-}
-
-function macText(mac: Uint8Array): string {
-  return Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
 async function readKey(path: string): Promise<Uint8Array> {
@@ -206,7 +203,7 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
   // that also routes must not be mistaken for a replica.
   const peersForFirewall = (): Peer[] => staticPeers.current().map((p) => {
     const mac = cfg.transport === 'l2' ? macs.get(p.address) : undefined;
-    return mac ? { ...p, mac: macText(mac) } : p;
+    return mac ? { ...p, mac: formatMac(mac) } : p;
   });
   // l2 cannot send to a peer whose MAC is unknown: give resolution a moment before reporting ready.
   if (cfg.transport === 'l2') {

@@ -26,6 +26,7 @@ import { decodeRelayDatagram } from '../wire/relay-datagram.js';
 import { decodeTooBig } from '../wire/too-big-decode.js';
 import { addressKey, formatAddress } from '../wire/ip-address.js';
 import { PathguardError } from '../errors.js';
+import { BROADCAST_MAC, formatMac } from '../wire/ethernet.js';
 import { decide, RelayState, type RelayStateOptions } from './decide.js';
 import { RATE_LIMIT } from './rate-limiter.js';
 import { REJECT_REASONS } from './validate.js';
@@ -63,7 +64,6 @@ export type FromDataPlane =
   | { readonly type: 'debug'; readonly msg: string; readonly fields: Record<string, unknown> }
   | { readonly type: 'stopped' };
 
-const ZERO_MAC = 'ff:ff:ff:ff:ff:ff';
 
 class DataPlane {
   private readonly init: DataPlaneInit;
@@ -123,7 +123,7 @@ class DataPlane {
     this.state.setPeers(peers.map((p) => p.address));
     this.peerByKey = new Map(peers.map((p) => [addressKey(p.address), p]));
     // Only l2 replicas keep the original source address and are told apart by the peer's MAC.
-    this.peerMacs = new Set(peers.filter((p) => p.mac && this.init.transport === 'l2').map((p) => Array.from(p.mac!, (b) => b.toString(16).padStart(2, '0')).join(':')));
+    this.peerMacs = new Set(peers.filter((p) => p.mac && this.init.transport === 'l2').map((p) => formatMac(p.mac!)));
     this.stats.set('peers', peers.length);
   }
 
@@ -137,8 +137,8 @@ class DataPlane {
       if (bcast) return true;
     }
     if (p.hwaddr && p.hwaddr.byteLength === 6 && this.peerMacs.size > 0) {
-      const mac = Array.from(p.hwaddr, (b) => b.toString(16).padStart(2, '0')).join(':');
-      if (mac !== ZERO_MAC && this.peerMacs.has(mac)) return true;
+      const mac = formatMac(p.hwaddr);
+      if (mac !== BROADCAST_MAC && this.peerMacs.has(mac)) return true;
     }
     return false;
   }
