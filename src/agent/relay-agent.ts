@@ -232,6 +232,7 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
     nflogGroup: cfg.nflogGroup,
     transport: cfg.transport,
     sendInterface,
+    uplinks: uplinks.filter((u) => !u.endsWith('*')),
     relayPort: cfg.relayPort,
     ...(key ? { key } : {}),
     ttl: cfg.ttl,

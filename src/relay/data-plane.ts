@@ -39,6 +39,8 @@ export interface DataPlaneInit {
   readonly transport: TransportName;
   /** Interface l2/broadcast frames leave by. */
   readonly sendInterface: string;
+  /** Every named uplink: broadcast answers on the one a message arrived on. */
+  readonly uplinks: readonly string[];
   readonly relayPort: number;
   readonly key?: Uint8Array;
   readonly ttl: number;
@@ -104,7 +106,10 @@ class DataPlane {
       case 'l2':
         return new L2Transport(PacketSender.open({ device: sendInterface }), stats);
       case 'broadcast':
-        return new BroadcastTransport(PacketSender.open({ device: sendInterface }), stats);
+        return new BroadcastTransport(
+          (this.init.uplinks.length > 0 ? this.init.uplinks : [sendInterface]).map((device) => PacketSender.open({ device })),
+          stats,
+        );
       case 'ip':
         return new IpTransport(RawIpSender.open({ family: 4 }), RawIpSender.open({ family: 6 }), this.init.ttl, stats);
       case 'udp':
@@ -174,7 +179,7 @@ class DataPlane {
         const d = decide(p.payload, meta, this.state);
         if (d.kind !== 'relay') continue;
         relayed++;
-        if (!this.init.dryRun) this.transport.enqueue(p.payload, d.tooBig);
+        if (!this.init.dryRun) this.transport.enqueue(p.payload, d.tooBig, p.indev);
         if (this.init.debug) {
           this.port.postMessage({
             type: 'debug',

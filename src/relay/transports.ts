@@ -40,8 +40,12 @@ export interface PeerTarget {
 export interface Transport {
   readonly name: TransportName;
   setPeers(peers: readonly PeerTarget[]): void;
-  /** Queues `packet` (a full IP packet, a view valid until the next read) for every peer. */
-  enqueue(packet: Uint8Array, tooBig: TooBig): void;
+  /**
+   * Queues `packet` (a full IP packet, a view valid until the next read) for
+   * every peer; `ifindex` is the interface it was captured on (broadcast
+   * answers on that segment).
+   */
+  enqueue(packet: Uint8Array, tooBig: TooBig, ifindex?: number): void;
   /** Sends everything queued; returns how many replicas the kernel accepted. */
   flush(): number;
   close(): void;
@@ -156,16 +160,31 @@ export class L2Transport implements Transport {
   }
 }
 
-/** One broadcast frame per message, whatever the peers (cloudflare/pmtud's way). */
+interface BroadcastLane {
+  readonly sender: PacketSender;
+  readonly queue: FrameQueue;
+  readonly owners: number[];
+  readonly send: (c: Frame[]) => SendReport;
+}
+
+/**
+ * One broadcast frame per message, whatever the peers (cloudflare/pmtud's
+ * way), on the uplink the message was captured on: with several uplinks each
+ * is its own segment, and its peers are the ones that must hear it. A
+ * message from an interface without a sender goes out of the first one.
+ */
 export class BroadcastTransport implements Transport {
   readonly name = 'broadcast' as const;
-  private readonly queue = new FrameQueue();
-  private readonly owners: number[] = [];
-  private readonly sender: PacketSender;
+  private readonly lanes = new Map<number, BroadcastLane>();
+  private readonly fallback: BroadcastLane;
   private readonly stats: RelayStats;
 
-  constructor(sender: PacketSender, stats: RelayStats) {
-    this.sender = sender;
+  constructor(senders: readonly PacketSender[], stats: RelayStats) {
+    if (senders.length === 0) throw new RangeError('the broadcast transport needs at least one interface');
+    for (const sender of senders) {
+      this.lanes.set(sender.ifindex, { sender, queue: new FrameQueue(), owners: [], send: (c) => sender.sendTo(c) });
+    }
+    this.fallback = this.lanes.get(senders[0]!.ifindex)!;
     this.stats = stats;
   }
 
@@ -173,20 +192,22 @@ export class BroadcastTransport implements Transport {
     // Broadcast reaches whoever is on the segment.
   }
 
-  enqueue(packet: Uint8Array, tooBig: TooBig): void {
-    this.queue.push(packet, BROADCAST_MAC, tooBig.family === 4 ? ETH_P.IP : ETH_P.IPV6);
-    this.owners.push(-1);
+  enqueue(packet: Uint8Array, tooBig: TooBig, ifindex?: number): void {
+    const lane = (ifindex !== undefined ? this.lanes.get(ifindex) : undefined) ?? this.fallback;
+    lane.queue.push(packet, BROADCAST_MAC, tooBig.family === 4 ? ETH_P.IP : ETH_P.IPV6);
+    lane.owners.push(-1);
   }
 
   flush(): number {
-    if (this.queue.frames.length === 0) return 0;
-    return sendChunked(this.queue.frames, this.owners, this.sender.batchSize, this.send, this.stats);
+    let sent = 0;
+    for (const lane of this.lanes.values()) {
+      if (lane.queue.frames.length > 0) sent += sendChunked(lane.queue.frames, lane.owners, lane.sender.batchSize, lane.send, this.stats);
+    }
+    return sent;
   }
 
-  private readonly send = (c: Frame[]): SendReport => this.sender.sendTo(c);
-
   close(): void {
-    this.sender.close();
+    for (const lane of this.lanes.values()) lane.sender.close();
   }
 }
 
