@@ -7,12 +7,12 @@
 import { NetlinkSocket, type NetlinkSubscription } from '../net/netlink-socket.js';
 import { NETLINK } from '../wire/netlink.js';
 import { RTM, RTNL_FAMILY, RTNLGRP, NUD, type RtnlRequest } from '../wire/rtnetlink.js';
-import { decodeRoute, dumpRoutes } from '../wire/rtnl-route.js';
+import { decodeRoute, dumpRoutes, getRoute } from '../wire/rtnl-route.js';
 import { decodeLink, dumpLinks } from '../wire/rtnl-link.js';
 import { decodeAddress, dumpAddresses } from '../wire/rtnl-address.js';
 import { decodeNeighbour, dumpNeighbours, resolveNeighbour } from '../wire/rtnl-neighbour.js';
 import { addressKey } from '../wire/ip-address.js';
-import { UnsupportedError } from '../errors.js';
+import { NetlinkError, UnsupportedError } from '../errors.js';
 
 /** Neighbour states whose lladdr can be used to send (include/net/neighbour.h NUD_VALID). */
 const NUD_VALID = NUD.PERMANENT | NUD.NOARP | NUD.REACHABLE | NUD.PROBE | NUD.STALE | NUD.DELAY;
@@ -106,6 +106,30 @@ export class NodeView {
       void results;
     }
     return found;
+  }
+
+  /**
+   * The interface the kernel would send to `dst` on, and whether `dst` is on
+   * that link (no gateway): only an on-link peer has a MAC the l2 transport
+   * can use. Undefined when there is no route.
+   * Equivalent to: `ip route get DST`.
+   */
+  async routeTo(dst: Uint8Array): Promise<{ readonly oif: number; readonly onLink: boolean } | undefined> {
+    const req = getRoute(dst);
+    let replies;
+    try {
+      replies = await this.nl.request(req.type, req.flags, req.fixed, req.attrs);
+    } catch (err) {
+      // ENETUNREACH / EHOSTUNREACH: no route to that peer, which the caller reports.
+      if (err instanceof NetlinkError) return undefined;
+      throw err;
+    }
+    for (const m of replies) {
+      if (m.type !== RTM.NEWROUTE) continue;
+      const r = decodeRoute(m);
+      if (r.oif !== undefined) return { oif: r.oif, onLink: r.gateway === undefined && r.via === undefined };
+    }
+    return undefined;
   }
 
   /** Calls `onChange` (debounced by the caller) for link, address and neighbour changes. */

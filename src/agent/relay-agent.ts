@@ -183,27 +183,40 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
   const tunName = cfg.transport === 'udp' ? cfg.tunName : undefined;
 
   // Peers as the data plane sees them, with MACs for l2 and the nft peer_mac set.
-  let macs = new Map<string, Uint8Array>();
+  // Each peer is resolved on the uplink its route uses; a peer behind a gateway
+  // or reached through another interface has no MAC the l2 transport can use.
+  const uplinkIndexes = new Set(uplinks.map((u) => byName.get(u)).filter((i): i is number => i !== undefined));
+  let macs = new Map<string, { readonly mac: Uint8Array; readonly ifindex: number }>();
   const targets = (): PeerTarget[] =>
     staticPeers.current().map((p, index) => {
-      const mac = macs.get(p.address);
-      return mac ? { index, address: p.bytes, mac } : { index, address: p.bytes };
+      const m = macs.get(p.address);
+      return m ? { index, address: p.bytes, mac: m.mac, ifindex: m.ifindex } : { index, address: p.bytes };
     });
   const refreshMacs = async (): Promise<void> => {
-    const found = await view.neighbourMacs(sendIfindex, staticPeers.current().map((p) => p.bytes));
-    macs = new Map();
+    if (cfg.transport !== 'l2') return;
+    const byIf = new Map<number, Peer[]>();
     for (const p of staticPeers.current()) {
-      const mac = found.get(addressKey(p.bytes));
-      if (mac) macs.set(p.address, mac);
+      const r = await view.routeTo(p.bytes);
+      const ifindex = r?.onLink && uplinkIndexes.has(r.oif) ? r.oif : sendIfindex;
+      byIf.set(ifindex, [...(byIf.get(ifindex) ?? []), p]);
     }
+    const next = new Map<string, { mac: Uint8Array; ifindex: number }>();
+    for (const [ifindex, peers] of byIf) {
+      const found = await view.neighbourMacs(ifindex, peers.map((p) => p.bytes));
+      for (const p of peers) {
+        const mac = found.get(addressKey(p.bytes));
+        if (mac) next.set(p.address, { mac, ifindex });
+      }
+    }
+    macs = next;
   };
   await refreshMacs();
   // Peer MACs mark replicas only for l2, the one transport whose replicas keep
   // the original source address; elsewhere a genuine message from a peer node
   // that also routes must not be mistaken for a replica.
   const peersForFirewall = (): Peer[] => staticPeers.current().map((p) => {
-    const mac = cfg.transport === 'l2' ? macs.get(p.address) : undefined;
-    return mac ? { ...p, mac: formatMac(mac) } : p;
+    const m = cfg.transport === 'l2' ? macs.get(p.address) : undefined;
+    return m ? { ...p, mac: formatMac(m.mac) } : p;
   });
   // l2 cannot send to a peer whose MAC is unknown: give resolution a moment before reporting ready.
   if (cfg.transport === 'l2') {

@@ -104,7 +104,10 @@ class DataPlane {
     const { transport, sendInterface, stats } = { ...this.init, stats: this.stats };
     switch (transport) {
       case 'l2':
-        return new L2Transport(PacketSender.open({ device: sendInterface }), stats);
+        return new L2Transport(
+          (this.init.uplinks.length > 0 ? this.init.uplinks : [sendInterface]).map((device) => PacketSender.open({ device })),
+          stats,
+        );
       case 'broadcast':
         return new BroadcastTransport(
           (this.init.uplinks.length > 0 ? this.init.uplinks : [sendInterface]).map((device) => PacketSender.open({ device })),

@@ -35,6 +35,8 @@ export interface PeerTarget {
   readonly address: Uint8Array;
   /** The peer's MAC on the uplink, when known (l2). */
   readonly mac?: Uint8Array;
+  /** The uplink that MAC was found on (l2); absent: the first uplink. */
+  readonly ifindex?: number;
 }
 
 export interface Transport {
@@ -104,18 +106,43 @@ function sendChunked<T>(
   return sent;
 }
 
-/** Frames to each peer's MAC (one per distinct MAC: a peer listed by IPv4 and IPv6 gets one copy). */
+/** One uplink's AF_PACKET sender and what is queued for it. */
+interface Lane {
+  readonly sender: PacketSender;
+  readonly queue: FrameQueue;
+  readonly owners: number[];
+  readonly send: (c: Frame[]) => SendReport;
+}
+
+/** Fills `lanes` (by ifindex) from `senders`; returns the first, the fallback. */
+function openLanes(senders: readonly PacketSender[], lanes: Map<number, Lane>): Lane {
+  if (senders.length === 0) throw new RangeError('an Ethernet transport needs at least one interface');
+  for (const sender of senders) lanes.set(sender.ifindex, { sender, queue: new FrameQueue(), owners: [], send: (c) => sender.sendTo(c) });
+  return lanes.get(senders[0]!.ifindex)!;
+}
+
+function flushLanes(lanes: ReadonlyMap<number, Lane>, stats: RelayStats): number {
+  let sent = 0;
+  for (const lane of lanes.values()) {
+    if (lane.queue.frames.length > 0) sent += sendChunked(lane.queue.frames, lane.owners, lane.sender.batchSize, lane.send, stats);
+  }
+  return sent;
+}
+
+/**
+ * Frames to each peer's MAC, out of the uplink the peer was found on (one per
+ * distinct MAC: a peer listed by IPv4 and IPv6 gets one copy).
+ */
 export class L2Transport implements Transport {
   readonly name = 'l2' as const;
-  private targets: { index: number; mac: Uint8Array }[] = [];
-  private readonly queue = new FrameQueue();
-  private readonly owners: number[] = [];
-  private readonly sender: PacketSender;
+  private targets: { index: number; mac: Uint8Array; lane: Lane }[] = [];
+  private readonly lanes = new Map<number, Lane>();
+  private readonly fallback: Lane;
   private readonly stats: RelayStats;
   private missingMac = 0;
 
-  constructor(sender: PacketSender, stats: RelayStats) {
-    this.sender = sender;
+  constructor(senders: readonly PacketSender[], stats: RelayStats) {
+    this.fallback = openLanes(senders, this.lanes);
     this.stats = stats;
   }
 
@@ -128,10 +155,11 @@ export class L2Transport implements Transport {
         this.missingMac++;
         continue;
       }
-      const k = p.mac.join(':');
+      const lane = (p.ifindex !== undefined ? this.lanes.get(p.ifindex) : undefined) ?? this.fallback;
+      const k = `${lane.sender.ifindex}/${p.mac.join(':')}`;
       if (seen.has(k)) continue;
       seen.add(k);
-      this.targets.push({ index: p.index, mac: p.mac });
+      this.targets.push({ index: p.index, mac: p.mac, lane });
     }
   }
 
@@ -143,28 +171,18 @@ export class L2Transport implements Transport {
   enqueue(packet: Uint8Array, tooBig: TooBig): void {
     const protocol = tooBig.family === 4 ? ETH_P.IP : ETH_P.IPV6;
     for (const t of this.targets) {
-      this.queue.push(packet, t.mac, protocol);
-      this.owners.push(t.index);
+      t.lane.queue.push(packet, t.mac, protocol);
+      t.lane.owners.push(t.index);
     }
   }
 
   flush(): number {
-    if (this.queue.frames.length === 0) return 0;
-    return sendChunked(this.queue.frames, this.owners, this.sender.batchSize, this.send, this.stats);
+    return flushLanes(this.lanes, this.stats);
   }
-
-  private readonly send = (c: Frame[]): SendReport => this.sender.sendTo(c);
 
   close(): void {
-    this.sender.close();
+    for (const lane of this.lanes.values()) lane.sender.close();
   }
-}
-
-interface BroadcastLane {
-  readonly sender: PacketSender;
-  readonly queue: FrameQueue;
-  readonly owners: number[];
-  readonly send: (c: Frame[]) => SendReport;
 }
 
 /**
@@ -175,16 +193,12 @@ interface BroadcastLane {
  */
 export class BroadcastTransport implements Transport {
   readonly name = 'broadcast' as const;
-  private readonly lanes = new Map<number, BroadcastLane>();
-  private readonly fallback: BroadcastLane;
+  private readonly lanes = new Map<number, Lane>();
+  private readonly fallback: Lane;
   private readonly stats: RelayStats;
 
   constructor(senders: readonly PacketSender[], stats: RelayStats) {
-    if (senders.length === 0) throw new RangeError('the broadcast transport needs at least one interface');
-    for (const sender of senders) {
-      this.lanes.set(sender.ifindex, { sender, queue: new FrameQueue(), owners: [], send: (c) => sender.sendTo(c) });
-    }
-    this.fallback = this.lanes.get(senders[0]!.ifindex)!;
+    this.fallback = openLanes(senders, this.lanes);
     this.stats = stats;
   }
 
@@ -199,11 +213,7 @@ export class BroadcastTransport implements Transport {
   }
 
   flush(): number {
-    let sent = 0;
-    for (const lane of this.lanes.values()) {
-      if (lane.queue.frames.length > 0) sent += sendChunked(lane.queue.frames, lane.owners, lane.sender.batchSize, lane.send, this.stats);
-    }
-    return sent;
+    return flushLanes(this.lanes, this.stats);
   }
 
   close(): void {

@@ -68,3 +68,32 @@ test('broadcast with two uplinks answers on the uplink the message came in on', 
     }
   });
 });
+
+test('l2 with two uplinks reaches each peer on its own segment, resolving its MAC there', { skip }, async () => {
+  await withRelayLab('uplnk2', async (lab, dir) => {
+    const node = await lab.ns('node');
+    await node.addr('lo', `${VIP[4]}/32`);
+    const a = await segment(lab, 'a', node, 'eth0', '192.0.2.11', '192.0.2.12');
+    const b = await segment(lab, 'b', node, 'eth1', '198.51.100.11', '198.51.100.12');
+    const relay = await RelayProcess.start(node, {
+      dir,
+      args: ['--iface', 'eth0', '--iface', 'eth1', '--peers', '192.0.2.12,198.51.100.12', '--vip-networks', VIP_NETWORKS, '--transport', 'l2'],
+    });
+    try {
+      const injector = Injector.open(b.router);
+      try {
+        injector.send(await node.mac('eth1'), [tooBigFor(FLOW, FAR_ROUTER[4], 1400)]);
+      } finally {
+        injector.close();
+      }
+      await relay.waitForMetric('relayed_messages_total', 1);
+      await relay.waitForMetric('replicas_sent_total', 2, 5000, { transport: 'l2' });
+      await sleep(300);
+      assert.equal((await nftCounters(a.peer, 'pgt_witness')).get('got'), 1, 'the peer behind eth0 gets one replica');
+      assert.equal((await nftCounters(b.peer, 'pgt_witness')).get('got'), 1, 'the peer behind eth1 gets one replica');
+      assert.equal((await relay.stop()).code, 0, relay.output);
+    } finally {
+      await relay.kill();
+    }
+  });
+});
