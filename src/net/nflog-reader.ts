@@ -21,6 +21,7 @@
  */
 import * as libc from '../sys/libc.js';
 import { MsgBatch } from '../sys/mmsg.js';
+import { CAP, hasCapability } from '../sys/capabilities.js';
 import { AF, encodeSockaddrNl } from '../wire/sockaddr.js';
 import { NETLINK, NLMSG, decodeMessages, decodeErrorPayload } from '../wire/netlink.js';
 import {
@@ -192,6 +193,9 @@ export class NflogReader {
     let err = this.configure(nflogConfig.bind(g));
     if (err) {
       // nfulnl_recv_config(): EPERM when the instance belongs to another socket, EBUSY when to this one.
+      if (err.errnoName === 'EPERM' && hasCapability(CAP.NET_ADMIN) === false) {
+        throw relabel(err, `binding NFLOG group ${g} needs CAP_NET_ADMIN (run as root or grant the capability)`);
+      }
       if (err.errnoName === 'EPERM' || err.errnoName === 'EBUSY') throw relabel(err, `NFLOG group ${g} is already bound by another process`);
       throw relabel(err, `binding NFLOG group ${g} failed`);
     }
