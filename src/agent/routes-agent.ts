@@ -98,6 +98,7 @@ export async function routesOnce(cfg: RoutesConfig, rootLog: Logger, out: Routes
   const log = componentLogger(rootLog, 'routes');
   const source = opts.source ?? (await openSource(cfg, log, opts.env));
   const kernel = kernelOf(opts);
+  let reconciler: Reconciler | undefined;
   try {
     source.start(() => undefined);
     const wait = opts.sourceTimeoutMs ?? ONCE_SOURCE_TIMEOUT_MS;
@@ -105,7 +106,7 @@ export async function routesOnce(cfg: RoutesConfig, rootLog: Logger, out: Routes
       out.stderr(`routes: the MetalLB source (${source.origin}) could not be read within ${wait / 1000} s; nothing changed`);
       return 1;
     }
-    const reconciler = new Reconciler({ cfg, kernel, source, log });
+    reconciler = new Reconciler({ cfg, kernel, source, log });
     const r = await reconciler.reconcile('once', { dryRun: cfg.dryRun });
     if (cfg.dryRun && r.plan) for (const line of formatPlan(r.plan)) out.stdout(line);
     out.stdout(summaryLine(r));
@@ -113,7 +114,9 @@ export async function routesOnce(cfg: RoutesConfig, rootLog: Logger, out: Routes
     for (const line of reasons) out.stderr(line);
     return exitCodeOf(r);
   } finally {
-    await source.stop();
+    // A failed item schedules a retry; --once must not wait for it (it never ends otherwise).
+    if (reconciler) await reconciler.stop();
+    else await source.stop();
     kernel.close();
   }
 }
