@@ -284,6 +284,7 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
           void stop('data plane failed', 1);
         }
       } else if (m.type === 'debug') log.debug(m.fields, m.msg);
+      else if (m.type === 'warning') log.warn({ error: m.error, count: m.count }, m.msg);
     });
     worker.on('error', (err) => {
       reject(err);

@@ -48,6 +48,7 @@ export function registerRelayMetrics(registry: Registry, o: RelayMetricsOptions)
   scalar('replicas_received', 'datagrams_total', 'udp transport: datagrams received from peers.', 'replicas_received');
   scalar('replicas_injected', 'packets_total', 'udp transport: replicas written into the TUN device.', 'replicas_injected');
   scalar('inject_errors', 'total', 'udp transport: replicas the TUN device refused.', 'inject_errors');
+  scalar('internal_errors', 'total', 'Unexpected errors the data plane survived (a bug to report, never a bad packet).', 'internal_errors');
   scalar('configured', 'peers', 'Peers the relay sends to (after excluding this node).', 'peers', 'gauge');
   collector(registry, metricName('relay', 'loop_heartbeat', 'timestamp_seconds'), 'When the data plane last turned its loop (Unix time).', 'gauge', () => [
     { value: s.get('heartbeat_ms') / 1000 },

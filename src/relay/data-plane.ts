@@ -64,6 +64,7 @@ export type FromDataPlane =
   | { readonly type: 'ready'; readonly tunName?: string; readonly tunIfindex?: number }
   | { readonly type: 'fatal'; readonly code: string; readonly message: string }
   | { readonly type: 'debug'; readonly msg: string; readonly fields: Record<string, unknown> }
+  | { readonly type: 'warning'; readonly msg: string; readonly error: string; readonly count: number }
   | { readonly type: 'stopped' };
 
 
@@ -80,6 +81,8 @@ class DataPlane {
   private peerByKey = new Map<string, PeerTarget>();
   private peerMacs = new Set<string>();
   private stopping = false;
+  private consecutiveFailures = 0;
+  private lastReport = 0;
   private readonly injectQueue: Uint8Array[] = [];
   /** decide()'s per-packet input, reused (decide() does not keep it). */
   private readonly meta: { ifindex: number; now: number; fromPeer: boolean } = { ifindex: 0, now: 0, fromPeer: false };
@@ -272,6 +275,39 @@ class DataPlane {
     }
   }
 
+  /**
+   * Runs one turn's work so that an unexpected error (a bug, never a bad
+   * packet: decoding is total) costs that turn, not the relay: it is counted
+   * (pathguard_relay_internal_errors_total), reported at most every 10 s,
+   * and whatever was already queued is still sent. Only an error that
+   * repeats on every turn (a broken socket, not a packet) stops the relay,
+   * with its cause.
+   */
+  private guard(turn: () => void): void {
+    try {
+      turn();
+      this.consecutiveFailures = 0;
+    } catch (err) {
+      this.stats.add('internal_errors');
+      if (++this.consecutiveFailures > 100) throw err;
+      try {
+        this.transport.flush();
+      } catch {
+        // The flush is best effort after a failed turn; the error that matters is reported below.
+      }
+      const now = Date.now();
+      if (now - this.lastReport >= 10_000) {
+        this.lastReport = now;
+        this.port.postMessage({
+          type: 'warning',
+          msg: 'the data plane hit an unexpected error and went on',
+          error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+          count: this.stats.get('internal_errors'),
+        } satisfies FromDataPlane);
+      }
+    }
+  }
+
   run(): void {
     const fds = [{ fd: this.reader.fd, events: POLL.IN }];
     if (this.udp4 && this.udp6) fds.push({ fd: this.udp4.fd, events: POLL.IN }, { fd: this.udp6.fd, events: POLL.IN });
@@ -286,9 +322,9 @@ class DataPlane {
       this.control();
       const n = ps.wait(100);
       if (n === 0) continue;
-      if (ps.revents(0) & POLL.IN) this.capture();
-      if (this.udp4 && ps.revents(1) & POLL.IN) this.receiveReplicas(this.udp4);
-      if (this.udp6 && ps.revents(2) & POLL.IN) this.receiveReplicas(this.udp6);
+      if (ps.revents(0) & POLL.IN) this.guard(() => this.capture());
+      if (this.udp4 && ps.revents(1) & POLL.IN) this.guard(() => this.receiveReplicas(this.udp4!));
+      if (this.udp6 && ps.revents(2) & POLL.IN) this.guard(() => this.receiveReplicas(this.udp6!));
     }
     this.close();
   }

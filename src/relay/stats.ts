@@ -46,6 +46,7 @@ const SCALARS = [
   'replicas_injected', // written into the TUN device
   'inject_errors',
   'peers',
+  'internal_errors', // unexpected errors the data plane survived (bugs, not bad packets)
 ] as const;
 export type Scalar = (typeof SCALARS)[number];
 
