@@ -86,6 +86,27 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  * returned, all of them, so the caller can raise one ConfigError.
  * `section` names the file section in problems (`routes.table`).
  */
+/**
+ * File keys may be written as the flags are (`rule-priority`) or camelCase
+ * (`rulePriority`); both name the same setting, and giving both is an error.
+ */
+function camelKeys(file: Record<string, unknown>, prefix: string, problems: ConfigProblem[]): Record<string, unknown> {
+  // Entries, not assignments: a `__proto__` key must stay an own key (and be reported as unknown).
+  const out: [string, unknown][] = [];
+  const spelled = new Map<string, string>();
+  for (const [raw, v] of Object.entries(file)) {
+    const key = raw.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+    const first = spelled.get(key);
+    if (first !== undefined) {
+      problems.push({ field: `${prefix}${raw}`, value: v, expected: `one setting once (${first} and ${raw} are the same setting)` });
+      continue;
+    }
+    spelled.set(key, raw);
+    out.push([key, v]);
+  }
+  return Object.fromEntries(out);
+}
+
 export function resolveFields<S extends FieldSpecs>(specs: S, inputs: ConfigInputs, section = ''): Resolved<S> {
   const values: Record<string, unknown> = {};
   const origins: Record<string, Origin> = {};
@@ -96,7 +117,7 @@ export function resolveFields<S extends FieldSpecs>(specs: S, inputs: ConfigInpu
 
   let file: Record<string, unknown> = {};
   if (inputs.file !== undefined && inputs.file !== null) {
-    if (isPlainObject(inputs.file)) file = inputs.file;
+    if (isPlainObject(inputs.file)) file = camelKeys(inputs.file, filePrefix, problems);
     else problems.push({ field: section === '' ? 'config file' : section, value: inputs.file, expected: 'a mapping of setting names to values' });
   }
   for (const key of Object.keys(file)) {

@@ -100,3 +100,17 @@ test('property: the highest source present always wins', () => {
     { numRuns: 200 },
   );
 });
+
+test('file keys may be written like the flags (kebab-case) or camelCase, but not both', async () => {
+  const { resolveFields, field } = await import('../../../src/config/field.js');
+  const { integer } = await import('../../../src/config/parsers.js');
+  const specs = { rulePriority: field({ schema: integer({ min: 1, max: 100 }), default: 20 }) };
+  const kebab = resolveFields(specs, { file: { 'rule-priority': 7 } }, 'routes');
+  assert.equal(kebab.values.rulePriority, 7);
+  assert.equal(kebab.origins.rulePriority, 'file');
+  assert.deepEqual(kebab.problems, []);
+  const both = resolveFields(specs, { file: { 'rule-priority': 7, rulePriority: 8 } }, 'routes');
+  assert.equal(both.problems.length, 1);
+  assert.equal(both.problems[0]!.field, 'routes.rulePriority');
+  assert.match(both.problems[0]!.expected, /rule-priority and rulePriority are the same setting/);
+});
