@@ -37,16 +37,16 @@ typecheck: $(NPM_STAMP)
 	npx tsc -p tsconfig.json --noEmit
 
 test: deps build lint
-	node scripts/run-tests.mjs
+	npm test
 
 test-unit: deps build
-	node scripts/run-tests.mjs unit
+	npm run test:unit
 
 test-integration: deps build
-	node scripts/run-tests.mjs integration
+	npm run test:integration
 
 bench: deps build
-	node scripts/run-bench.mjs
+	npm run bench
 
 demo: deps build
 	./bin/pathguard demo
