@@ -6,7 +6,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { PathguardError } from '../errors.js';
 import { exitCodeFor, formatError } from './exit.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerRelay } from './relay.js';

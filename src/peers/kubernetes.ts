@@ -48,14 +48,12 @@ export function peersFromNodes(nodes: readonly NodeObject[], opts: Pick<Kubernet
 
 export class KubernetesPeers implements PeerSource {
   private readonly watcher: ResourceWatcher<NodeObject>;
-  private readonly opts: KubernetesPeersOptions;
   private readonly listeners = new Set<PeerListener>();
   private discovered: readonly Peer[] = [];
   private peers: readonly Peer[] = [];
   private local = new Set<string>();
 
   constructor(kc: KubeConfig, opts: KubernetesPeersOptions = {}) {
-    this.opts = opts;
     this.watcher = new ResourceWatcher<NodeObject>(kc, nodesResource(opts.labelSelector));
     const update = (nodes: readonly NodeObject[]) => this.update(peersFromNodes(nodes, opts));
     this.watcher.onSnapshot(update);
