@@ -94,6 +94,13 @@ function summaryLine(r: ReconcileReport): string {
 }
 
 /** `--once` / `--dry-run`: one reconcile against the kernel, then exit. */
+/** Interface names by index, for plans printed as `ip` commands. */
+async function linkNames(kernel: RoutesKernel): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  for (const [index, l] of await kernel.links()) if (l.name !== undefined) out.set(index, l.name);
+  return out;
+}
+
 export async function routesOnce(cfg: RoutesConfig, rootLog: Logger, out: RoutesOutput, opts: RoutesRunOptions = {}): Promise<number> {
   const log = componentLogger(rootLog, 'routes');
   const source = opts.source ?? (await openSource(cfg, log, opts.env));
@@ -108,7 +115,7 @@ export async function routesOnce(cfg: RoutesConfig, rootLog: Logger, out: Routes
     }
     reconciler = new Reconciler({ cfg, kernel, source, log });
     const r = await reconciler.reconcile('once', { dryRun: cfg.dryRun });
-    if (cfg.dryRun && r.plan) for (const line of formatPlan(r.plan)) out.stdout(line);
+    if (cfg.dryRun && r.plan) for (const line of formatPlan(r.plan, await linkNames(kernel))) out.stdout(line);
     out.stdout(summaryLine(r));
     const reasons = reasonsOf(r);
     for (const line of reasons) out.stderr(line);
@@ -129,7 +136,7 @@ export async function routesClean(cfg: RoutesConfig, rootLog: Logger, out: Route
     const t0 = performance.now();
     const p = plan({ rules: [], routes: [] }, await kernel.snapshot(cfg.table), { table: cfg.table, removeForeign: false });
     if (cfg.dryRun) {
-      for (const line of formatPlan(p)) out.stdout(line);
+      for (const line of formatPlan(p, await linkNames(kernel))) out.stdout(line);
       out.stdout(`routes: would remove ${p.remove.length} object(s)`);
       return 0;
     }

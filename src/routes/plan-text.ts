@@ -44,8 +44,16 @@ export function ruleText(r: RuleSpec | KernelRule): string {
   return parts.join(' ');
 }
 
+/** Interface names by index, so printed routes say `dev eth0` as `ip` does (optional). */
+export type LinkNames = ReadonlyMap<number, string>;
+
+function nexthopDevice(oif: number, names: LinkNames | undefined): string {
+  const name = names?.get(oif);
+  return name !== undefined ? `dev ${name}` : `oif ${oif}`;
+}
+
 /** A route, as `ip route` takes it. */
-export function routeText(r: RouteSpec | KernelRoute): string {
+export function routeText(r: RouteSpec | KernelRoute, names?: LinkNames): string {
   const k = r as KernelRoute;
   const parts: string[] = [];
   if (k.type !== undefined && k.type !== RTN.UNICAST) parts.push(`type ${k.type}`);
@@ -58,12 +66,12 @@ export function routeText(r: RouteSpec | KernelRoute): string {
   if (r.nexthops.length === 1) {
     const h = r.nexthops[0]!;
     if (h.gateway !== undefined) parts.push(`via ${h.gateway}`);
-    if (h.oif !== undefined) parts.push(`oif ${h.oif}`);
+    if (h.oif !== undefined) parts.push(nexthopDevice(h.oif, names));
   } else {
     for (const h of r.nexthops) {
       parts.push('nexthop');
       if (h.gateway !== undefined) parts.push(`via ${h.gateway}`);
-      if (h.oif !== undefined) parts.push(`oif ${h.oif}`);
+      if (h.oif !== undefined) parts.push(nexthopDevice(h.oif, names));
       parts.push(`weight ${h.weight}`);
     }
   }
@@ -72,24 +80,24 @@ export function routeText(r: RouteSpec | KernelRoute): string {
 }
 
 /** One command line per change, in application order, then the foreign objects and conflicts as comments. */
-export function formatPlan(p: Plan): string[] {
+export function formatPlan(p: Plan, names?: LinkNames): string[] {
   const out: string[] = [];
-  for (const r of p.replace) out.push(`ip ${fam(r.route.family)} route replace ${routeText(r.route)}${r.foreign ? '   # replaces a foreign route' : ''}`);
+  for (const r of p.replace) out.push(`ip ${fam(r.route.family)} route replace ${routeText(r.route, names)}${r.foreign ? '   # replaces a foreign route' : ''}`);
   for (const c of p.add) {
-    out.push(c.kind === 'route' ? `ip ${fam(c.route.family)} route add ${routeText(c.route)}` : `ip ${fam(c.rule.family)} rule add ${ruleText(c.rule)}`);
+    out.push(c.kind === 'route' ? `ip ${fam(c.route.family)} route add ${routeText(c.route, names)}` : `ip ${fam(c.rule.family)} rule add ${ruleText(c.rule)}`);
   }
   for (const x of p.remove) {
     const tail = x.foreign ? '   # foreign (--remove-foreign)' : '';
-    out.push(x.kind === 'route' ? `ip ${fam(x.route.family)} route del ${routeText(x.route)}${tail}` : `ip ${fam(x.rule.family)} rule del ${ruleText(x.rule)}${tail}`);
+    out.push(x.kind === 'route' ? `ip ${fam(x.route.family)} route del ${routeText(x.route, names)}${tail}` : `ip ${fam(x.rule.family)} rule del ${ruleText(x.rule)}${tail}`);
   }
   const removed = new Set(p.remove.filter((x) => x.foreign).map((x) => (x.kind === 'rule' ? x.rule : x.route)));
   for (const f of p.foreign) {
     const obj = f.kind === 'rule' ? f.rule : f.route;
     if (removed.has(obj) || p.replace.some((r) => r.previous === obj)) continue;
-    out.push(f.kind === 'rule' ? `# foreign, kept: ip ${fam(f.rule.family)} rule ${ruleText(f.rule)}` : `# foreign, kept: ip ${fam(f.route.family)} route ${routeText(f.route)}`);
+    out.push(f.kind === 'rule' ? `# foreign, kept: ip ${fam(f.rule.family)} rule ${ruleText(f.rule)}` : `# foreign, kept: ip ${fam(f.route.family)} route ${routeText(f.route, names)}`);
   }
   for (const c of p.conflicts) {
-    out.push(`# blocked by a foreign route (--remove-foreign replaces it): ip ${fam(c.route.family)} route ${routeText(c.route)}   # held by: ${routeText(c.blocker)}`);
+    out.push(`# blocked by a foreign route (--remove-foreign replaces it): ip ${fam(c.route.family)} route ${routeText(c.route, names)}   # held by: ${routeText(c.blocker, names)}`);
   }
   return out;
 }

@@ -52,3 +52,15 @@ test('a plan prints in application order, with foreign objects and conflicts as 
     'ip -4 rule del priority 30 from 203.0.113.0/24 lookup 20 proto 4   # foreign (--remove-foreign)',
   ]);
 });
+
+test('with interface names, nexthops print as `dev NAME` (what ip accepts), else as oif INDEX', () => {
+  const r = {
+    family: 10,
+    dst: '::/0',
+    table: 20,
+    protocol: 112,
+    nexthops: [{ gateway: 'fe80::1', oif: 3, weight: 1 }],
+  } as unknown as Parameters<typeof routeText>[0];
+  assert.equal(routeText(r, new Map([[3, 'eth1']])), 'default table 20 proto 112 via fe80::1 dev eth1');
+  assert.equal(routeText(r, new Map([[4, 'eth2']])), 'default table 20 proto 112 via fe80::1 oif 3');
+});
