@@ -105,6 +105,32 @@ async function prepareTunForReplicas(tun: string, view: NodeView, local: readonl
   }
 }
 
+/**
+ * The capture rules this configuration needs, for operators who manage the
+ * firewall themselves (`--print-rules nft|iptables`): the same text the
+ * relay would apply, with the configured peers (all of them: the node's own
+ * address in the peer sets is harmless).
+ */
+export async function relayRulesText(cfg: RelayConfig, format: 'nft' | 'iptables'): Promise<string> {
+  let uplinks = [...cfg.iface];
+  if (uplinks.length === 0) {
+    const view = NodeView.open();
+    try {
+      uplinks = [await view.defaultInterface()];
+    } finally {
+      view.close();
+    }
+  }
+  const peers = cfg.peers.map((b) => ({ address: formatAddress(b), family: b.byteLength === 4 ? 4 : 6, bytes: b }) as Peer);
+  return manualRules({
+    uplinks,
+    nflogGroup: cfg.nflogGroup,
+    ...(cfg.transport === 'udp' ? { tunInterface: cfg.tunName, udpPort: cfg.relayPort } : {}),
+    peers: peerElements(peers),
+    format,
+  });
+}
+
 export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<RunningRelay> {
   const log = componentLogger(rootLog, 'relay');
   const metrics = createMetrics();
@@ -230,6 +256,9 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
 
   if (staticPeers.current().length === 0 && cfg.transport !== 'broadcast') {
     log.warn({ transport: cfg.transport }, 'no peers configured (--peers): captured messages have nowhere to go');
+  }
+  if (cfg.transport === 'udp' && !key) {
+    log.warn('udp transport without --key-file: replicas are accepted on their source address alone; a shared key (HMAC-SHA256) also authenticates them');
   }
 
   // The firewall table's text is built (and so validated, like the rest of

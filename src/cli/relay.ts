@@ -19,7 +19,10 @@ export function register(program: Command): void {
       'Capture ICMP "fragmentation needed" (v4) and "packet too big" (v6) messages from NFLOG and relay them to every ' +
         'other node, so the node that owns the flow learns the path MTU. Runs until SIGINT/SIGTERM; needs CAP_NET_ADMIN and CAP_NET_RAW.',
     )
-    .option('--config <file>', 'YAML configuration file; its "relay:" section sets any option below (flags and environment win)');
+    .option('--config <file>', 'YAML configuration file; its "relay:" section sets any option below (flags and environment win)')
+    .addOption(
+      new Option('--print-rules <format>', 'print the capture rules this configuration needs (for --no-manage-firewall) and exit').choices(['nft', 'iptables']),
+    );
   for (const def of RELAY_FLAGS) {
     const env = def.env.length > 0 ? ` [env: ${def.env.join(', ')}]` : '';
     const dflt = def.defaultText !== undefined && !def.description.includes('(default:') ? ` (default: ${def.defaultText})` : '';
@@ -41,8 +44,13 @@ export function register(program: Command): void {
       '\nMetrics on /metrics, liveness on /healthz (fails when the capture loop stalls), readiness on /readyz.',
   );
   cmd.action(async (flags: Record<string, unknown>) => {
-    const { config, ...rest } = flags as { config?: string } & Record<string, unknown>;
+    const { config, printRules, ...rest } = flags as { config?: string; printRules?: 'nft' | 'iptables' } & Record<string, unknown>;
     const cfg = relayConfig(rest, process.env, await configSection(config, 'relay'));
+    if (printRules) {
+      const { relayRulesText } = await import('../agent/relay-agent.js');
+      process.stdout.write(await relayRulesText(cfg, printRules));
+      return;
+    }
     const log = createLogger({ level: cfg.logLevel });
     const { startRelay } = await import('../agent/relay-agent.js');
     const relay = await startRelay(cfg, log);
