@@ -18,6 +18,15 @@
 import { addressOf, recvmmsg, sendmmsg, WOULD_BLOCK } from './libc.js';
 
 const IOVEC = 16;
+
+/**
+ * Writes a size_t (lengths here are < 2^32) as two 32-bit halves: no BigInt
+ * is allocated on the per-packet path.
+ */
+function setSize(view: DataView, at: number, n: number): void {
+  view.setUint32(at, n >>> 0, true);
+  view.setUint32(at + 4, 0, true);
+}
 const MSGHDR = 56;
 const MMSGHDR = 64;
 
@@ -46,6 +55,8 @@ export class MsgBatch {
   private readonly control: Uint8Array;
   private readonly vecAddr: bigint;
   private readonly dataAddr: bigint;
+  /** Each slot's own data address, computed once (setLength runs per packet). */
+  private readonly slotAddrs: bigint[] = [];
   /** Caller buffers pointed to by setData, kept referenced until the next send. */
   private readonly pinned: (Uint8Array | undefined)[];
 
@@ -64,6 +75,7 @@ export class MsgBatch {
     this.iovView = new DataView(this.iovs.buffer, this.iovs.byteOffset, this.iovs.byteLength);
     this.vecAddr = addressOf(this.vec);
     this.dataAddr = addressOf(this.data);
+    for (let i = 0; i < this.slots; i++) this.slotAddrs.push(this.dataAddr + BigInt(i * this.dataSize));
     this.pinned = new Array(this.slots);
     const iovAddr = addressOf(this.iovs);
     const nameAddr = addressOf(this.names);
@@ -86,7 +98,7 @@ export class MsgBatch {
     for (let i = 0; i < count; i++) {
       const m = i * MMSGHDR;
       this.vecView.setUint32(m + 8, this.nameSize, true);
-      this.vecView.setBigUint64(m + 40, BigInt(this.controlSize), true);
+      setSize(this.vecView, m + 40, this.controlSize);
       this.vecView.setInt32(m + 48, 0, true);
       this.vecView.setUint32(m + 56, 0, true);
     }
@@ -140,15 +152,15 @@ export class MsgBatch {
 
   /** Sets slot `i` to send `length` bytes of its own buffer (filled via slot()). */
   setLength(i: number, length: number): void {
-    this.iovView.setBigUint64(i * IOVEC, this.dataAddr + BigInt(i * this.dataSize), true);
-    this.iovView.setBigUint64(i * IOVEC + 8, BigInt(length), true);
+    this.iovView.setBigUint64(i * IOVEC, this.slotAddrs[i]!, true);
+    setSize(this.iovView, i * IOVEC + 8, length);
     this.pinned[i] = undefined;
   }
 
   /** Points slot `i` at a caller's buffer, without copying. */
   setData(i: number, buf: Uint8Array): void {
     this.iovView.setBigUint64(i * IOVEC, addressOf(buf), true);
-    this.iovView.setBigUint64(i * IOVEC + 8, BigInt(buf.byteLength), true);
+    setSize(this.iovView, i * IOVEC + 8, buf.byteLength);
     this.pinned[i] = buf;
   }
 
@@ -169,7 +181,7 @@ export class MsgBatch {
   }
 
   sendFrom(fd: number, first: number, count: number, flags = 0): number {
-    const n = sendmmsg(fd, this.vecAddr + BigInt(first * MMSGHDR), count - first, flags);
+    const n = sendmmsg(fd, first === 0 ? this.vecAddr : this.vecAddr + BigInt(first * MMSGHDR), count - first, flags);
     return n === WOULD_BLOCK ? 0 : n;
   }
 
