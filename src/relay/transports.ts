@@ -16,6 +16,7 @@
  * batch size allows, and charges each failed slot to its peer. A send error
  * is counted, never thrown: one unreachable peer must not stop the rest.
  */
+import type { Mutable } from '../wire/reader.js';
 import { createHmac } from 'node:crypto';
 import { PacketSender, type Frame } from '../net/packet-socket.js';
 import { UdpSocket, type Datagram } from '../net/udp-socket.js';
@@ -55,7 +56,7 @@ export interface Transport {
 
 const BROADCAST_MAC = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
 
-type MutableFrame = { -readonly [K in keyof Frame]: Frame[K] };
+type MutableFrame = Mutable<Frame>;
 
 /**
  * The queue of frames to send, with its Frame objects kept from flush to

@@ -21,6 +21,7 @@
  * per reconcile, and V8 (Node 20) is much slower at reading absent
  * properties of spread-built objects.
  */
+import type { Mutable } from '../wire/reader.js';
 import { formatAddress, parseAddress as addressBytes } from '../wire/ip-address.js';
 import { NLM_F } from '../wire/netlink.js';
 import { REQUEST_FLAGS, RTM, RTM_F, RTNH_F, FIB_RULE, FR_ACT as WIRE_FR_ACT, RTN as WIRE_RTN, RT_SCOPE as WIRE_RT_SCOPE, type RtnlRequest } from '../wire/rtnetlink.js';
@@ -28,7 +29,6 @@ import { ICMPV6_ROUTER_PREF, addRoute, delRoute, replaceRoute, type Route, type 
 import { encodeRule, type Rule } from '../wire/rtnl-rule.js';
 import { AF, FR_ACT, RT_SCOPE, RTN, defaultDst, type Family, type KernelRoute, type KernelRule, type Nexthop, type RouteSpec, type RuleSpec } from './objects.js';
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 function isFamily(f: number): f is Family {
   return f === AF.INET || f === AF.INET6;

@@ -22,7 +22,7 @@
  * it ends the datagram with an NLMSG_DONE carrying an nfgenmsg;
  * decodeNflogDatagram skips it.
  */
-import { Reader } from './reader.js';
+import { Reader, type Mutable } from './reader.js';
 import { type Attribute, NLA_HDRLEN, NLA_TYPE_MASK, nlaAlign, attributesLength, writeAttributes } from './netlink-attribute.js';
 import { NLMSG_HDRLEN, NLM_F, nlmsgAlign, encodeMessage } from './netlink.js';
 
@@ -321,7 +321,6 @@ export interface NflogPacket {
   readonly attributes?: readonly Attribute[];
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** Reads one attribute header at r.pos (bounded by `end`); undefined for trailing padding. */
 function nextAttribute(r: Reader, end: number): Attribute | undefined {

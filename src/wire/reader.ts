@@ -9,6 +9,9 @@
  */
 import { DecodeError } from '../errors.js';
 
+/** A decoded object while its decoder fills it in (the result is handed out readonly). */
+export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 export class Reader {
   readonly bytes: Uint8Array;
   readonly view: DataView;

@@ -16,7 +16,7 @@
  */
 import { type Attribute, decodeAttributes, nla } from './netlink-attribute.js';
 import { type NetlinkMessage } from './netlink.js';
-import { Reader } from './reader.js';
+import { Reader, type Mutable } from './reader.js';
 import {
   ADD_FLAGS,
   attrAddress,
@@ -115,7 +115,6 @@ export interface Address {
   readonly unknown: readonly Attribute[];
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const WHAT = 'ifaddrmsg';
 

@@ -17,7 +17,7 @@
  */
 import { type Attribute, decodeAttributes, encodeAttributes, nla } from './netlink-attribute.js';
 import { type NetlinkMessage, NLM_F } from './netlink.js';
-import { Reader } from './reader.js';
+import { Reader, type Mutable } from './reader.js';
 import {
   attrS32,
   attrString,
@@ -163,7 +163,6 @@ export interface Link {
   readonly unknown: readonly Attribute[];
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const WHAT = 'ifinfomsg';
 

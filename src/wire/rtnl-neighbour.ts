@@ -17,7 +17,7 @@
  */
 import { type Attribute, decodeAttributes, nla } from './netlink-attribute.js';
 import { type NetlinkMessage } from './netlink.js';
-import { Reader } from './reader.js';
+import { Reader, type Mutable } from './reader.js';
 import {
   attrAddress,
   attrU32,
@@ -94,7 +94,6 @@ export interface Neighbour {
   readonly unknown: readonly Attribute[];
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const WHAT = 'ndmsg';
 

@@ -30,7 +30,7 @@
  */
 import { type Attribute, decodeAttributes, encodeAttributes, nla } from './netlink-attribute.js';
 import { type NetlinkMessage } from './netlink.js';
-import { Reader } from './reader.js';
+import { Reader, type Mutable } from './reader.js';
 import {
   ADD_FLAGS,
   attrAddress,
@@ -231,7 +231,6 @@ export interface Route {
   readonly unknown: readonly Attribute[];
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const WHAT = 'rtmsg';
 

@@ -19,7 +19,7 @@
  */
 import { type Attribute, decodeAttributes, nla } from './netlink-attribute.js';
 import { type NetlinkMessage } from './netlink.js';
-import { Reader } from './reader.js';
+import { Reader, type Mutable } from './reader.js';
 import {
   ADD_FLAGS,
   attrAddress,
@@ -133,7 +133,6 @@ export interface Rule {
   readonly unknown: readonly Attribute[];
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const WHAT = 'fib_rule_hdr';
 
