@@ -26,7 +26,6 @@ import { decodeRelayDatagram } from '../wire/relay-datagram.js';
 import { decodeTooBig } from '../wire/too-big-decode.js';
 import { addressKey, formatAddress } from '../wire/ip-address.js';
 import { PathguardError } from '../errors.js';
-import { BROADCAST_MAC, formatMac } from '../wire/ethernet.js';
 import { decide, RelayState, type RelayStateOptions } from './decide.js';
 import { RATE_LIMIT } from './rate-limiter.js';
 import { REJECT_REASONS } from './validate.js';
@@ -68,6 +67,11 @@ export type FromDataPlane =
   | { readonly type: 'stopped' };
 
 
+/** A 6-byte MAC as one number (exact: 48 bits fit a double). */
+function macNumber(mac: Uint8Array): number {
+  return ((mac[0]! * 256 + mac[1]!) * 256 + mac[2]!) * 16_777_216 + ((mac[3]! << 16) | (mac[4]! << 8) | mac[5]!);
+}
+
 class DataPlane {
   private readonly init: DataPlaneInit;
   private readonly port: MessagePort;
@@ -79,7 +83,8 @@ class DataPlane {
   private readonly udp6?: UdpSocket;
   private readonly tun?: TunDevice;
   private peerByKey = new Map<string, PeerTarget>();
-  private peerMacs = new Set<string>();
+  /** Peer MACs as 48-bit numbers: looked up per captured packet, so no string is built. */
+  private peerMacs = new Set<number>();
   private stopping = false;
   private consecutiveFailures = 0;
   private lastReport = 0;
@@ -134,7 +139,7 @@ class DataPlane {
     this.state.setPeers(peers.map((p) => p.address));
     this.peerByKey = new Map(peers.map((p) => [addressKey(p.address), p]));
     // Only l2 replicas keep the original source address and are told apart by the peer's MAC.
-    this.peerMacs = new Set(peers.filter((p) => p.mac && this.init.transport === 'l2').map((p) => formatMac(p.mac!)));
+    this.peerMacs = new Set(peers.filter((p) => p.mac && this.init.transport === 'l2').map((p) => macNumber(p.mac!)));
     this.stats.set('peers', peers.length);
   }
 
@@ -148,8 +153,7 @@ class DataPlane {
       if (bcast) return true;
     }
     if (p.hwaddr && p.hwaddr.byteLength === 6 && this.peerMacs.size > 0) {
-      const mac = formatMac(p.hwaddr);
-      if (mac !== BROADCAST_MAC && this.peerMacs.has(mac)) return true;
+      if (this.peerMacs.has(macNumber(p.hwaddr))) return true;
     }
     return false;
   }
