@@ -30,6 +30,7 @@ import { decide, RelayState, type RelayStateOptions } from './decide.js';
 import { RATE_LIMIT } from './rate-limiter.js';
 import { REJECT_REASONS } from './validate.js';
 import { RelayStats } from './stats.js';
+import { TurnGuard } from './turn-guard.js';
 import { BroadcastTransport, IpTransport, L2Transport, UdpTransport, type PeerTarget, type Transport, type TransportName } from './transports.js';
 
 export interface DataPlaneInit {
@@ -86,8 +87,24 @@ class DataPlane {
   /** Peer MACs as 48-bit numbers: looked up per captured packet, so no string is built. */
   private peerMacs = new Set<number>();
   private stopping = false;
-  private consecutiveFailures = 0;
-  private lastReport = 0;
+  /** A turn that throws (a bug, never a bad packet) costs that turn, not the relay. */
+  private readonly guard = new TurnGuard({
+    onFailure: () => {
+      this.stats.add('internal_errors');
+      try {
+        this.transport.flush();
+      } catch {
+        // Best effort after a failed turn; the error that matters is the one reported.
+      }
+    },
+    report: (err, count) =>
+      this.port.postMessage({
+        type: 'warning',
+        msg: 'the data plane hit an unexpected error and went on',
+        error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+        count,
+      } satisfies FromDataPlane),
+  });
   private readonly injectQueue: Uint8Array[] = [];
   /** decide()'s per-packet input, reused (decide() does not keep it). */
   private readonly meta: { ifindex: number; now: number; fromPeer: boolean } = { ifindex: 0, now: 0, fromPeer: false };
@@ -279,39 +296,6 @@ class DataPlane {
     }
   }
 
-  /**
-   * Runs one turn's work so that an unexpected error (a bug, never a bad
-   * packet: decoding is total) costs that turn, not the relay: it is counted
-   * (pathguard_relay_internal_errors_total), reported at most every 10 s,
-   * and whatever was already queued is still sent. Only an error that
-   * repeats on every turn (a broken socket, not a packet) stops the relay,
-   * with its cause.
-   */
-  private guard(turn: () => void): void {
-    try {
-      turn();
-      this.consecutiveFailures = 0;
-    } catch (err) {
-      this.stats.add('internal_errors');
-      if (++this.consecutiveFailures > 100) throw err;
-      try {
-        this.transport.flush();
-      } catch {
-        // The flush is best effort after a failed turn; the error that matters is reported below.
-      }
-      const now = Date.now();
-      if (now - this.lastReport >= 10_000) {
-        this.lastReport = now;
-        this.port.postMessage({
-          type: 'warning',
-          msg: 'the data plane hit an unexpected error and went on',
-          error: err instanceof Error ? (err.stack ?? err.message) : String(err),
-          count: this.stats.get('internal_errors'),
-        } satisfies FromDataPlane);
-      }
-    }
-  }
-
   run(): void {
     const fds = [{ fd: this.reader.fd, events: POLL.IN }];
     if (this.udp4 && this.udp6) fds.push({ fd: this.udp4.fd, events: POLL.IN }, { fd: this.udp6.fd, events: POLL.IN });
@@ -326,9 +310,9 @@ class DataPlane {
       this.control();
       const n = ps.wait(100);
       if (n === 0) continue;
-      if (ps.revents(0) & POLL.IN) this.guard(() => this.capture());
-      if (this.udp4 && ps.revents(1) & POLL.IN) this.guard(() => this.receiveReplicas(this.udp4!));
-      if (this.udp6 && ps.revents(2) & POLL.IN) this.guard(() => this.receiveReplicas(this.udp6!));
+      if (ps.revents(0) & POLL.IN) this.guard.run(() => this.capture());
+      if (this.udp4 && ps.revents(1) & POLL.IN) this.guard.run(() => this.receiveReplicas(this.udp4!));
+      if (this.udp6 && ps.revents(2) & POLL.IN) this.guard.run(() => this.receiveReplicas(this.udp6!));
     }
     this.close();
   }
