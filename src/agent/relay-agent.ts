@@ -23,7 +23,8 @@ import { StaticPeers, peerElements, type Peer } from '../peers/peer-set.js';
 import { addressKey, formatAddress } from '../wire/ip-address.js';
 import { ConfigError, PathguardError, UnsupportedError } from '../errors.js';
 import type { RelayConfig } from '../relay/config.js';
-import { RelayStats } from '../relay/stats.js';
+import { MAX_PEER_SLOTS, RelayStats } from '../relay/stats.js';
+import { PeerSlots } from '../relay/peer-slots.js';
 import type { PeerTarget } from '../relay/transports.js';
 import type { DataPlaneInit, FromDataPlane, ToDataPlane } from '../relay/data-plane.js';
 import { NodeView } from './node-view.js';
@@ -213,11 +214,19 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
   // or reached through another interface has no MAC the l2 transport can use.
   const uplinkIndexes = new Set(uplinks.map((u) => byName.get(u)).filter((i): i is number => i !== undefined));
   let macs = new Map<string, { readonly mac: Uint8Array; readonly ifindex: number }>();
-  const targets = (): PeerTarget[] =>
-    staticPeers.current().map((p, index) => {
+  // Each peer keeps its send-error counter while it stays in the set, so a
+  // peer joining or leaving never moves another peer's count.
+  const slots = new PeerSlots(MAX_PEER_SLOTS);
+  const peerCount = (slot: number) => stats.peerErrors(slot);
+  const targets = (): PeerTarget[] => {
+    const current = staticPeers.current();
+    slots.update(current.map((p) => p.address), peerCount);
+    return current.map((p) => {
+      const index = slots.slotOf(p.address);
       const m = macs.get(p.address);
       return m ? { index, address: p.bytes, mac: m.mac, ifindex: m.ifindex } : { index, address: p.bytes };
     });
+  };
   const refreshMacs = async (): Promise<void> => {
     if (cfg.transport !== 'l2') return;
     const byIf = new Map<number, Peer[]>();
@@ -374,7 +383,8 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
   if (info.tunName) await prepareTunForReplicas(info.tunName, view, local, log);
 
   // Metrics, health, readiness.
-  registerRelayMetrics(metrics.registry, { stats, transport: cfg.transport, peerNames: () => staticPeers.current().map((p) => p.address) });
+  const peerErrors = () => slots.samples(staticPeers.current().map((p) => p.address), peerCount);
+  registerRelayMetrics(metrics.registry, { stats, transport: cfg.transport, peerErrors });
   status.addLivenessCheck('capture loop', () => {
     const age = Date.now() - stats.get('heartbeat_ms');
     return age > STALL_MS ? `capture loop stalled for ${Math.round(age / 1000)} s` : undefined;
@@ -410,14 +420,15 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
   const unsubscribe = staticPeers.subscribe(() => schedule());
   // Send errors are counted per peer in the data plane; say so in the log too,
   // at most once per peer every 10 s, so a dead peer is visible without a flood of lines.
-  const reported: number[] = [];
+  let reported = new Map<string, number>();
   const sendErrors = setInterval(() => {
-    staticPeers.current().forEach((p, i) => {
-      const n = stats.peerErrors(i);
-      const delta = n - (reported[i] ?? 0);
-      reported[i] = n;
-      if (delta > 0) log.warn({ peer: p.address, failed: delta, total: n }, 'sending replicas to a peer failed (see pathguard_relay_send_errors_total)');
-    });
+    const next = new Map<string, number>();
+    for (const { peer, value } of peerErrors()) {
+      next.set(peer, value);
+      const delta = value - (reported.get(peer) ?? 0);
+      if (delta > 0) log.warn({ peer, failed: delta, total: value }, 'sending replicas to a peer failed (see pathguard_relay_send_errors_total)');
+    }
+    reported = next;
   }, 10_000);
   sendErrors.unref();
   // Unresolved MACs (l2) are retried until every peer has one.

@@ -9,6 +9,7 @@ import type { Registry } from 'prom-client';
 import { REJECT_REASONS } from '../relay/validate.js';
 import { RATE_LIMIT } from '../relay/rate-limiter.js';
 import { LATENCY_BUCKETS_US, REPLICA_REJECT, type RelayStats, type Scalar } from '../relay/stats.js';
+import type { PeerErrorSample } from '../relay/peer-slots.js';
 import { metricName } from '../obs/metrics.js';
 
 interface Sample {
@@ -31,8 +32,8 @@ function collector(registry: Registry, name: string, help: string, type: 'counte
 export interface RelayMetricsOptions {
   readonly stats: RelayStats;
   readonly transport: string;
-  /** Peer addresses in data-plane index order (for the per-peer error series). */
-  readonly peerNames: () => readonly string[];
+  /** Send errors per current peer (src/relay/peer-slots.ts), read at scrape time. */
+  readonly peerErrors: () => readonly PeerErrorSample[];
 }
 
 export function registerRelayMetrics(registry: Registry, o: RelayMetricsOptions): void {
@@ -66,8 +67,7 @@ export function registerRelayMetrics(registry: Registry, o: RelayMetricsOptions)
     REPLICA_REJECT.map((reason) => ({ value: s.replicaRejected(reason), labels: { reason } })),
   );
   collector(registry, metricName('relay', 'send_errors', 'total'), 'Replicas the kernel refused to send, by peer.', 'counter', () => {
-    const names = o.peerNames();
-    const out: Sample[] = names.map((peer, i) => ({ value: s.peerErrors(i), labels: { peer } }));
+    const out: Sample[] = o.peerErrors().map(({ peer, value }) => ({ value, labels: { peer } }));
     if (o.transport === 'broadcast') out.push({ value: s.get('send_errors'), labels: { peer: 'broadcast' } });
     return out;
   });
