@@ -23,7 +23,7 @@ import { RawIpSender } from '../net/raw-ip.js';
 import { TunDevice } from '../net/tun.js';
 import { PollSet, POLL } from '../sys/libc.js';
 import { decodeRelayDatagram } from '../wire/relay-datagram.js';
-import { decodeTooBig } from '../wire/too-big-decode.js';
+import { decodeTooBig, tooBigKey } from '../wire/too-big-decode.js';
 import { addressKey, formatAddress } from '../wire/ip-address.js';
 import { PathguardError } from '../errors.js';
 import { decide, RelayState, type RelayStateOptions } from './decide.js';
@@ -211,7 +211,7 @@ class DataPlane {
           this.port.postMessage({
             type: 'debug',
             msg: this.init.dryRun ? 'would relay' : 'relayed',
-            fields: { flow: d.key, mtu: d.tooBig.mtu, from: formatAddress(d.tooBig.outerSrc), transport: this.transport.name },
+            fields: { flow: tooBigKey(d.tooBig.flow, d.tooBig.mtu), mtu: d.tooBig.mtu, from: formatAddress(d.tooBig.outerSrc), transport: this.transport.name },
           } satisfies FromDataPlane);
         }
       }

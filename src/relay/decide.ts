@@ -19,10 +19,11 @@
  * Cost per packet: decode plus a few dozen typed-array reads; rejections,
  * loops, duplicates and rate limits allocate nothing here (shared frozen
  * Decisions; dedup and the limiter are typed-array tables). Only a relayed
- * message, at most --iface-rate per second, allocates its Decision and the
- * text key (tooBigKey()) the I/O part logs.
+ * message allocates its Decision. Its text key for logs (tooBigKey()) is
+ * left to the caller, which builds it only when it logs: under a flood with
+ * the limits raised, a string per message was the largest cost in here.
  */
-import { decodeTooBig, tooBigKey } from '../wire/too-big-decode.js';
+import { decodeTooBig } from '../wire/too-big-decode.js';
 import type { TooBig } from '../wire/too-big.js';
 import { Dedup, DEDUP_DEFAULTS, type DedupStats } from './dedup.js';
 import { PrefixSet, type Cidr } from './prefix-set.js';
@@ -30,7 +31,7 @@ import { RATE_LIMIT, RATE_LIMIT_DEFAULTS, RateLimiter, type RateLimit, type Rate
 import { Policy, REJECT_REASONS, validate, type RejectReason } from './validate.js';
 
 export type Decision =
-  | { readonly kind: 'relay'; readonly key: string; readonly tooBig: TooBig }
+  | { readonly kind: 'relay'; readonly tooBig: TooBig }
   | { readonly kind: 'reject'; readonly reason: RejectReason }
   | { readonly kind: 'rate_limited'; readonly limit: RateLimit }
   | { readonly kind: 'duplicate' }
@@ -181,5 +182,5 @@ export function decide(packet: Uint8Array, meta: PacketMeta, state: RelayState):
     return RATE_LIMITED[limited];
   }
   c.relayed++;
-  return { kind: 'relay', key: tooBigKey(tb.flow, tb.mtu), tooBig: tb };
+  return { kind: 'relay', tooBig: tb };
 }

@@ -30,14 +30,21 @@ function total(s: RelayState): number {
   return c.relayed + c.duplicate + c.loop + sum(c.rateLimited) + sum(c.rejected);
 }
 
-test('the captured frag-needed and packet-too-big are relayed, with their dedup key', () => {
+test('the captured frag-needed and packet-too-big are relayed, with the flow they quote', () => {
   const s = state();
+  // The flows the captures quote: UDP 40000 → 33434 and an echo, both families.
+  const flows = [
+    '4|17|192.0.2.1|198.51.100.2|40000|33434|1400',
+    '6|17|20010db8000100000000000000000001|20010db8000200000000000000000002|40000|33434|1400',
+    '4|1|192.0.2.1|198.51.100.2|||1400',
+    '6|58|20010db8000100000000000000000001|20010db8000200000000000000000002|||1400',
+  ];
   for (const [i, pkt] of [V4_UDP, V6_UDP, V4_PING, V6_PING].entries()) {
     const d = decide(embed(pkt), { ifindex: 2, now: i }, s);
     assert.equal(d.kind, 'relay');
     if (d.kind !== 'relay') continue;
     assert.equal(d.tooBig.mtu, 1400);
-    assert.equal(d.key, tooBigKey(d.tooBig.flow, 1400));
+    assert.equal(tooBigKey(d.tooBig.flow, d.tooBig.mtu), flows[i]);
   }
   assert.equal(s.counters.relayed, 4);
 });
@@ -145,7 +152,7 @@ function wellFormed(d: Decision): boolean {
   if (!KINDS.has(d.kind)) return false;
   if (d.kind === 'reject') return REASONS.has(d.reason);
   if (d.kind === 'rate_limited') return LIMITS.has(d.limit);
-  if (d.kind === 'relay') return typeof d.key === 'string' && (d.tooBig.family === 4 || d.tooBig.family === 6);
+  if (d.kind === 'relay') return d.tooBig.family === 4 || d.tooBig.family === 6;
   return true;
 }
 
