@@ -299,6 +299,23 @@ export class NflogReader {
   }
 
   /**
+   * Changes how many packets the kernel gathers into one datagram
+   * (NFULA_CFG_QTHRESH) while the group is being read. No ACK is awaited:
+   * log messages keep arriving on this socket, and an ACK would have to be
+   * fished out from among them. The kernel only stores the number, so this
+   * cannot fail on a bound group; a failure would come back as an NLMSG_ERROR
+   * that readBatch() passes over. Datagrams still leave when the flush timer
+   * fires or nlbufsiz is full, whichever comes first.
+   */
+  setQueueThreshold(qthresh: number): void {
+    if (!Number.isInteger(qthresh) || qthresh < 1 || qthresh > 0xffffffff) throw new RangeError(`qthresh must be a positive integer, got ${qthresh}`);
+    const msg = encodeNflogConfig({ family: 0, group: this.group, qthresh }, this.seq++, 0, false);
+    if (libc.sendto(this.fd, msg, this.kernel) === libc.WOULD_BLOCK) {
+      throw new SyscallError('sendto', libc.ERRNO.EAGAIN, 'EAGAIN', 'nfnetlink config message');
+    }
+  }
+
+  /**
    * True when the last readBatch() filled every slot, i.e. more datagrams
    * may be waiting (read again before polling).
    */

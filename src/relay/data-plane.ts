@@ -31,6 +31,7 @@ import { RATE_LIMIT } from './rate-limiter.js';
 import { REJECT_REASONS } from './validate.js';
 import { RelayStats } from './stats.js';
 import { TurnGuard } from './turn-guard.js';
+import { QueueThreshold } from './queue-threshold.js';
 import { BroadcastTransport, IpTransport, L2Transport, UdpTransport, type PeerTarget, type Transport, type TransportName } from './transports.js';
 
 export interface DataPlaneInit {
@@ -105,6 +106,8 @@ class DataPlane {
         count,
       } satisfies FromDataPlane),
   });
+  /** Messages per NFLOG datagram, following the rate (1 when quiet: no added latency). */
+  private readonly qthresh = new QueueThreshold();
   private readonly injectQueue: Uint8Array[] = [];
   /** decide()'s per-packet input, reused (decide() does not keep it). */
   private readonly meta: { ifindex: number; now: number; fromPeer: boolean } = { ifindex: 0, now: 0, fromPeer: false };
@@ -115,6 +118,7 @@ class DataPlane {
     this.stats = new RelayStats(init.stats);
     this.state = new RelayState({ ...init.state, localAddresses: init.localAddresses });
     // Open everything before reporting ready; any failure here is fatal and explained.
+    // One message per datagram to start with; QueueThreshold raises it under load.
     this.reader = NflogReader.open(init.nflogGroup, { qthresh: 1, flushTimeout: 0 });
     if (init.transport === 'udp' || init.tunName) {
       this.udp4 = UdpSocket.open({ family: 4, port: init.relayPort, maxDatagram: 9000, receiveBuffer: 4 << 20, reuseAddress: true });
@@ -186,13 +190,16 @@ class DataPlane {
     }
   }
 
-  private capture(): void {
+  /** Reads and relays what NFLOG has queued; returns the number of packets read. */
+  private capture(): number {
+    let read = 0;
     // Drain what is queued now, but yield to the loop after a bounded amount
     // so control messages and the heartbeat keep flowing under a flood.
     const meta = this.meta;
     for (let round = 0; round < 64; round++) {
       const packets = this.reader.readBatch();
       if (packets.length === 0) break;
+      read += packets.length;
       const t0 = performance.now();
       meta.now = t0;
       let relayed = 0;
@@ -227,6 +234,7 @@ class DataPlane {
     }
     this.syncDecisionCounters();
     this.stats.set('nflog_overruns', this.reader.stats.overruns);
+    return read;
   }
 
   /** Mirrors decide()'s own counters into shared memory (cheap: a few dozen numbers per batch). */
@@ -309,10 +317,17 @@ class DataPlane {
       this.stats.add('loop_turns');
       this.control();
       const n = ps.wait(100);
-      if (n === 0) continue;
-      if (ps.revents(0) & POLL.IN) this.guard.run(() => this.capture());
-      if (this.udp4 && ps.revents(1) & POLL.IN) this.guard.run(() => this.receiveReplicas(this.udp4!));
-      if (this.udp6 && ps.revents(2) & POLL.IN) this.guard.run(() => this.receiveReplicas(this.udp6!));
+      let captured = 0;
+      if (n > 0) {
+        if (ps.revents(0) & POLL.IN) this.guard.run(() => (captured = this.capture()));
+        if (this.udp4 && ps.revents(1) & POLL.IN) this.guard.run(() => this.receiveReplicas(this.udp4!));
+        if (this.udp6 && ps.revents(2) & POLL.IN) this.guard.run(() => this.receiveReplicas(this.udp6!));
+      }
+      const qthresh = this.qthresh.observe(captured, performance.now());
+      if (qthresh !== undefined) {
+        this.guard.run(() => this.reader.setQueueThreshold(qthresh));
+        this.stats.set('nflog_qthresh', qthresh);
+      }
     }
     this.close();
   }

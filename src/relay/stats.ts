@@ -47,6 +47,7 @@ const SCALARS = [
   'inject_errors',
   'peers',
   'internal_errors', // unexpected errors the data plane survived (bugs, not bad packets)
+  'nflog_qthresh', // messages the kernel gathers per NFLOG datagram (queue-threshold.ts)
 ] as const;
 export type Scalar = (typeof SCALARS)[number];
 

@@ -200,11 +200,13 @@ export function encodeNflogConfigAttributes(cfg: NflogConfig): Attribute[] {
 
 /**
  * A complete NFULNL_MSG_CONFIG message (nlmsghdr + nfgenmsg + attributes)
- * with NLM_F_REQUEST | NLM_F_ACK, ready to send.
+ * with NLM_F_REQUEST | NLM_F_ACK, ready to send. With `ack` false the kernel
+ * answers only a failure (netlink_rcv_skb() acks errors regardless), which
+ * suits a socket that is already receiving log messages.
  */
-export function encodeNflogConfig(cfg: NflogConfig, seq = 0, pid = 0): Uint8Array {
+export function encodeNflogConfig(cfg: NflogConfig, seq = 0, pid = 0, ack = true): Uint8Array {
   return encodeMessage(
-    { type: NFLOG_MSG_TYPE.CONFIG, flags: NLM_F.REQUEST | NLM_F.ACK, seq, pid },
+    { type: NFLOG_MSG_TYPE.CONFIG, flags: ack ? NLM_F.REQUEST | NLM_F.ACK : NLM_F.REQUEST, seq, pid },
     encodeNfgenmsg(cfg.family, cfg.group),
     encodeNflogConfigAttributes(cfg),
   );
@@ -386,7 +388,8 @@ function decodePacketBody(r: Reader, start: number, end: number): NflogPacket {
       case NFULA.PREFIX: {
         let stop = v;
         while (stop < at + len && bytes[stop] !== 0) stop++;
-        p.prefix = utf8.decode(bytes.subarray(v, stop));
+        // A rule without a prefix still sends "" (nfulnl_log_packet: strlen + 1); skip the decoder for it.
+        p.prefix = stop === v ? '' : utf8.decode(bytes.subarray(v, stop));
         break;
       }
       case NFULA.IFINDEX_INDEV:
