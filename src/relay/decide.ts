@@ -16,20 +16,26 @@
  * A message the rate limiter refuses is taken back out of the dedup table,
  * so the table only remembers what was actually relayed.
  *
- * Cost per packet: decode plus a few dozen typed-array reads; rejections,
- * loops, duplicates and rate limits allocate nothing here (shared frozen
- * Decisions; dedup and the limiter are typed-array tables). Only a relayed
- * message allocates its Decision. Its text key for logs (tooBigKey()) is
+ * Cost per packet: decode plus a few dozen typed-array reads. Decoding goes
+ * into the state's reused storage (TooBigDecoder), and rejections, loops,
+ * duplicates and rate limits allocate nothing here (shared frozen Decisions;
+ * dedup and the limiter are typed-array tables). Only a relayed message
+ * allocates its small Decision object. Its text key for logs (tooBigKey()) is
  * left to the caller, which builds it only when it logs: under a flood with
  * the limits raised, a string per message was the largest cost in here.
  */
-import { decodeTooBig } from '../wire/too-big-decode.js';
+import { TooBigDecoder } from '../wire/too-big-decode.js';
 import type { TooBig } from '../wire/too-big.js';
 import { Dedup, DEDUP_DEFAULTS, type DedupStats } from './dedup.js';
 import { PrefixSet, type Cidr } from './prefix-set.js';
 import { RATE_LIMIT, RATE_LIMIT_DEFAULTS, RateLimiter, type RateLimit, type RateLimiterStats } from './rate-limiter.js';
 import { Policy, REJECT_REASONS, validate, type RejectReason } from './validate.js';
 
+/**
+ * What to do with one packet. A 'relay' decision's tooBig lives in the
+ * state's reused decoder storage: it is valid until the next decide() with
+ * the same state (copy what must outlive that).
+ */
 export type Decision =
   | { readonly kind: 'relay'; readonly tooBig: TooBig }
   | { readonly kind: 'reject'; readonly reason: RejectReason }
@@ -97,6 +103,8 @@ export class RelayState {
   readonly limiter: RateLimiter;
   readonly dedup: Dedup;
   readonly counters: RelayCounters = zeroCounters();
+  /** Decodes into reused storage: no allocation per packet (see Decision). */
+  readonly decoder = new TooBigDecoder();
   private peerSet: PrefixSet;
 
   constructor(opts: RelayStateOptions = {}) {
@@ -156,7 +164,7 @@ const LOOP: Decision = Object.freeze({ kind: 'loop' });
 /** Decides what to do with one captured IP packet (starting at the IP header). Never throws. */
 export function decide(packet: Uint8Array, meta: PacketMeta, state: RelayState): Decision {
   const c = state.counters;
-  const decoded = decodeTooBig(packet);
+  const decoded = state.decoder.decode(packet);
   if (!decoded.ok) {
     c.rejected[decoded.reason]++;
     return REJECT[decoded.reason];
