@@ -11,7 +11,9 @@
  *
  * Per packet: one decide(), one enqueue (no syscall); per NFLOG batch: one
  * flush (sendmmsg per family and per 64 replicas). Nothing is logged per
- * packet unless the level is debug.
+ * packet unless the level is debug. How many packets the kernel puts in one
+ * NFLOG datagram follows the rate (queue-threshold.ts): one while quiet, so
+ * nothing waits, more under a flood, so reading stays cheap.
  */
 import { parentPort, workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { createHmac, timingSafeEqual } from 'node:crypto';
