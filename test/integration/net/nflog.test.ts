@@ -199,6 +199,56 @@ test('readBatch drains batched datagrams with recvmmsg; NFULNL_CFG_F_SEQ numbers
   });
 });
 
+test('setQueueThreshold changes, on a group being read, how many packets the kernel puts in a datagram', { skip }, async () => {
+  await withLab('nflqth', async (lab) => {
+    const a = await lab.ns('a');
+    const b = await lab.ns('b');
+    await lab.veth(a, 'eth0', b, 'eth0');
+    await a.addr('eth0', '192.0.2.1/24');
+    await b.addr('eth0', '192.0.2.2/24');
+    await b.nft(`
+      table inet pgtest {
+        chain input {
+          type filter hook input priority 0;
+          udp dport 9 log group 41
+        }
+      }
+    `);
+    // As the relay opens it: one packet per datagram, flushed on the next jiffy.
+    const reader = NflogReader.open(41, { netns: b.path, qthresh: 1, flushTimeout: 0 });
+    const drain = async (n: number): Promise<{ packets: number; datagrams: number }> => {
+      const p0 = reader.stats.packets;
+      const d0 = reader.stats.datagrams;
+      await waitFor(() => {
+        while (reader.readBatch().length > 0 || reader.pending) {
+          // keep reading
+        }
+        return reader.stats.packets - p0 >= n;
+      }, 5000);
+      return { packets: reader.stats.packets - p0, datagrams: reader.stats.datagrams - d0 };
+    };
+    try {
+      await udpFlood(a, '192.0.2.2', 64);
+      const single = await drain(64);
+      assert.deepEqual(single, { packets: 64, datagrams: 64 }, 'threshold 1: a datagram per packet');
+
+      reader.setQueueThreshold(16);
+      await udpFlood(a, '192.0.2.2', 64);
+      const batched = await drain(64);
+      assert.equal(batched.packets, 64);
+      // 4 when the sender is quick; the jiffy timer flushes partial datagrams when it is not.
+      assert.ok(batched.datagrams < 32, `threshold 16: ${batched.datagrams} datagrams for 64 packets`);
+
+      reader.setQueueThreshold(1);
+      await udpFlood(a, '192.0.2.2', 16);
+      assert.deepEqual(await drain(16), { packets: 16, datagrams: 16 }, 'back to 1');
+      assert.equal(reader.stats.decodeErrors, 0, 'no error reply (or anything else) came back among the log messages');
+    } finally {
+      reader.close();
+    }
+  });
+});
+
 test('ENOBUFS (the kernel dropped log messages) is counted and reading goes on', { skip }, async () => {
   await withLab('nflovr', async (lab) => {
     const a = await lab.ns('a');

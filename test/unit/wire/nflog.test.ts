@@ -336,3 +336,20 @@ test('generated packets survive encode -> decode, and re-encode identically', ()
     { numRuns: 500 },
   );
 });
+
+test('a rule without a prefix sends an empty NFULA_PREFIX ("\\0"), decoded as the empty string', () => {
+  const p: NflogPacket = { family: 2, group: 33, hwProtocol: 0x0800, hook: 0, prefix: '', payload: Uint8Array.of(0x45) };
+  const bytes = encodeNflogPacket(p);
+  assert.deepEqual(decodeNflogPacket(bytes), p);
+  assert.equal(decodeNflogPacket(bytes).prefix, '');
+});
+
+test('a config message without NLM_F_ACK, for a group already being read', () => {
+  const withAck = encodeNflogConfig(nflogConfig.qthresh(33, 16), 7);
+  const without = encodeNflogConfig(nflogConfig.qthresh(33, 16), 7, 0, false);
+  // nlmsg_flags (u16, host order) at offset 6: NLM_F_REQUEST 0x1, NLM_F_ACK 0x4.
+  assert.equal(withAck[6], 0x05);
+  assert.equal(without[6], 0x01);
+  assert.deepEqual(without.subarray(8), withAck.subarray(8), 'only the flags differ');
+  assert.equal(decodeNflogConfig(without).qthresh, 16);
+});
