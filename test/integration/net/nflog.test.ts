@@ -242,7 +242,7 @@ test('setQueueThreshold changes, on a group being read, how many packets the ker
       reader.setQueueThreshold(1);
       await udpFlood(a, '192.0.2.2', 16);
       assert.deepEqual(await drain(16), { packets: 16, datagrams: 16 }, 'back to 1');
-      assert.equal(reader.stats.decodeErrors, 0, 'no error reply (or anything else) came back among the log messages');
+      assert.equal(reader.stats.decodeErrors, 0, 'every datagram decoded');
     } finally {
       reader.close();
     }
