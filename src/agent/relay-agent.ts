@@ -23,7 +23,7 @@ import { StaticPeers, peerElements, type Peer } from '../peers/peer-set.js';
 import { addressKey, formatAddress } from '../wire/ip-address.js';
 import { ConfigError, PathguardError, UnsupportedError } from '../errors.js';
 import type { RelayConfig } from '../relay/config.js';
-import { MAX_PEER_SLOTS, RelayStats } from '../relay/stats.js';
+import { CombinedStats, MAX_PEER_SLOTS, RelayStats, type StatsReader } from '../relay/stats.js';
 import { PeerSlots } from '../relay/peer-slots.js';
 import type { PeerTarget } from '../relay/transports.js';
 import type { DataPlaneInit, FromDataPlane, ToDataPlane } from '../relay/data-plane.js';
@@ -126,6 +126,7 @@ export async function relayRulesText(cfg: RelayConfig, format: 'nft' | 'iptables
   return manualRules({
     uplinks,
     nflogGroup: cfg.nflogGroup,
+    shards: cfg.workers,
     ...(cfg.transport === 'udp' ? { tunInterface: cfg.tunName, udpPort: cfg.relayPort } : {}),
     peers: peerElements(peers),
     format,
@@ -135,7 +136,9 @@ export async function relayRulesText(cfg: RelayConfig, format: 'nft' | 'iptables
 export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<RunningRelay> {
   const log = componentLogger(rootLog, 'relay');
   const metrics = createMetrics();
-  const stats = new RelayStats();
+  // One set of counters per data-plane worker (each is their only writer), read together.
+  const workerStats = Array.from({ length: cfg.workers }, () => new RelayStats());
+  const stats: StatsReader = workerStats.length === 1 ? workerStats[0]! : new CombinedStats(workerStats);
   const status = new StatusServer({ listen: cfg.metricsAddr, registry: metrics.registry, log });
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));
@@ -272,22 +275,26 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
 
   // The firewall table's text is built (and so validated, like the rest of
   // the configuration) before anything starts; it is applied once NFLOG is bound.
-  const rules = { uplinks, nflogGroup: cfg.nflogGroup, ...(tunName ? { tunInterface: tunName, udpPort: cfg.relayPort } : {}) };
+  const rules = { uplinks, nflogGroup: cfg.nflogGroup, shards: cfg.workers, ...(tunName ? { tunInterface: tunName, udpPort: cfg.relayPort } : {}) };
   const ruleset = cfg.manageFirewall
     ? relayRuleset({ ...rules, peers: peerElements(peersForFirewall()) }, { mode: 'replace' })
     : manualRules({ ...rules, peers: peerElements(peersForFirewall()), format: 'nft' });
 
-  // The data plane.
-  const init: DataPlaneInit = {
-    stats: stats.buffer,
-    nflogGroup: cfg.nflogGroup,
+  // The data plane: one worker per NFLOG group. The nftables rules hash the
+  // outer source to a group, so each worker sees all of some routers'
+  // messages (per-source limits stay exact) and shares the per-interface
+  // limit with the others. The first worker also receives udp replicas.
+  const groups = Array.from({ length: cfg.workers }, (_, i) => cfg.nflogGroup + i);
+  const inits: DataPlaneInit[] = workerStats.map((ws, i) => ({
+    stats: ws.buffer,
+    nflogGroup: groups[i]!,
     transport: cfg.transport,
     sendInterface,
     uplinks: uplinks.filter((u) => !u.endsWith('*')),
     relayPort: cfg.relayPort,
     ...(key ? { key } : {}),
     ttl: cfg.ttl,
-    ...(tunName ? { tunName } : {}),
+    ...(tunName && i === 0 ? { tunName } : {}),
     maxSkewS: MAX_SKEW_S,
     dryRun: cfg.dryRun,
     debug: log.isLevelEnabled('debug'),
@@ -297,48 +304,55 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
       ports: cfg.ports,
       srcRate: cfg.srcRate,
       srcBurst: cfg.srcBurst,
-      ifaceRate: cfg.ifaceRate,
-      ifaceBurst: cfg.ifaceBurst,
+      ifaceRate: cfg.ifaceRate / cfg.workers,
+      ifaceBurst: Math.max(1, Math.ceil(cfg.ifaceBurst / cfg.workers)),
       dedupWindow: cfg.dedupWindow,
     },
     peers: targets(),
     localAddresses: local,
-  };
+  }));
   // A small young generation: the data plane's garbage is short-lived (and,
   // since decoding reuses its storage, little), and V8's default lets a flood
   // grow it by tens of MB. 6 MB instead of 12 took peak RSS under a 360k msg/s
   // flood from 99-102 MB to 90 MB at the same throughput (bench/relay-throughput.bench.ts).
-  const worker = new Worker(new URL('../relay/data-plane.js', import.meta.url), {
-    workerData: init,
-    resourceLimits: { maxYoungGenerationSizeMb: 6 },
-  });
-  const send = (m: ToDataPlane) => worker.postMessage(m);
-  const ready = new Promise<{ tunName?: string }>((resolve, reject) => {
-    worker.on('message', (m: FromDataPlane) => {
-      if (m.type === 'ready') resolve(m);
-      else if (m.type === 'fatal') {
-        const err = new PathguardError('PG_UNSUPPORTED', m.message);
-        reject(err);
-        if (!stopped) {
-          log.error({ code: m.code }, `data plane failed: ${m.message}`);
-          void stop('data plane failed', 1);
-        }
-      } else if (m.type === 'debug') log.debug(m.fields, m.msg);
-      else if (m.type === 'warning') log.warn({ error: m.error, count: m.count }, m.msg);
-    });
-    worker.on('error', (err) => {
-      reject(err);
-      if (!stopped) {
-        log.error({ err }, 'data plane crashed');
-        void stop('data plane crashed', 1);
-      }
-    });
-  });
+  const workers = inits.map((init) => new Worker(new URL('../relay/data-plane.js', import.meta.url), { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 6 } }));
+  const send = (m: ToDataPlane) => {
+    for (const w of workers) w.postMessage(m);
+  };
+  const started = workers.map(
+    (worker, i) =>
+      new Promise<{ tunName?: string }>((resolve, reject) => {
+        const which = workers.length > 1 ? ` (worker ${i}, NFLOG group ${groups[i]})` : '';
+        worker.on('message', (m: FromDataPlane) => {
+          if (m.type === 'ready') resolve(m);
+          else if (m.type === 'fatal') {
+            const err = new PathguardError('PG_UNSUPPORTED', m.message);
+            reject(err);
+            if (!stopped) {
+              log.error({ code: m.code }, `data plane failed${which}: ${m.message}`);
+              void stop('data plane failed', 1);
+            }
+          } else if (m.type === 'debug') log.debug(m.fields, m.msg);
+          else if (m.type === 'warning') log.warn({ error: m.error, count: m.count, ...(workers.length > 1 ? { worker: i } : {}) }, m.msg);
+        });
+        worker.on('error', (err) => {
+          reject(err);
+          if (!stopped) {
+            log.error({ err }, `data plane crashed${which}`);
+            void stop('data plane crashed', 1);
+          }
+        });
+      }),
+  );
+  // Every worker must be up; the first one's answer names the TUN device.
+  const ready = Promise.all(started).then((answers) => answers[0]!);
   shutdown.add('data plane', async () => {
-    const exited = new Promise<void>((r) => worker.once('exit', () => r()));
+    const exited = workers.map((w) => new Promise<void>((r) => w.once('exit', () => r())));
     send({ type: 'stop' });
-    const t = setTimeout(() => void worker.terminate(), 2000);
-    await exited;
+    const t = setTimeout(() => {
+      for (const w of workers) void w.terminate();
+    }, 2000);
+    await Promise.all(exited);
     clearTimeout(t);
   });
 
@@ -371,7 +385,7 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
         await removeTable();
         log.info('removed the nftables table inet pathguard');
       });
-      log.info({ uplinks, group: cfg.nflogGroup }, 'applied the nftables table inet pathguard');
+      log.info({ uplinks, groups }, 'applied the nftables table inet pathguard');
     } else {
       log.info({ rules: ruleset }, '--no-manage-firewall: the capture rules must be in place; these are the rules pathguard would add');
     }
@@ -380,7 +394,7 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
     throw err;
   }
   firewallReady.ready();
-  log.info({ group: cfg.nflogGroup, transport: cfg.transport, peers: staticPeers.current().map((p) => p.address), dryRun: cfg.dryRun }, 'capturing');
+  log.info({ groups, transport: cfg.transport, peers: staticPeers.current().map((p) => p.address), dryRun: cfg.dryRun }, 'capturing');
 
   if (info.tunName) await prepareTunForReplicas(info.tunName, view, local, log);
 

@@ -8,7 +8,7 @@
 import type { Registry } from 'prom-client';
 import { REJECT_REASONS } from '../relay/validate.js';
 import { RATE_LIMIT } from '../relay/rate-limiter.js';
-import { LATENCY_BUCKETS_US, REPLICA_REJECT, type RelayStats, type Scalar } from '../relay/stats.js';
+import { LATENCY_BUCKETS_US, REPLICA_REJECT, type StatsReader, type Scalar } from '../relay/stats.js';
 import type { PeerErrorSample } from '../relay/peer-slots.js';
 import { metricName } from '../obs/metrics.js';
 
@@ -30,7 +30,8 @@ function collector(registry: Registry, name: string, help: string, type: 'counte
 }
 
 export interface RelayMetricsOptions {
-  readonly stats: RelayStats;
+  /** All data-plane workers' counters (CombinedStats when there are several). */
+  readonly stats: StatsReader;
   readonly transport: string;
   /** Send errors per current peer (src/relay/peer-slots.ts), read at scrape time. */
   readonly peerErrors: () => readonly PeerErrorSample[];

@@ -87,8 +87,14 @@ export interface PeerElements {
 export interface RelayRulesetOptions {
   /** Interfaces where ICMP errors arrive from the network; a trailing `*` is a prefix wildcard ("eth*"). */
   readonly uplinks: readonly string[];
-  /** NFLOG group the relay reads (0–65535). */
+  /** NFLOG group the relay reads (0–65535); with `shards`, the first of consecutive groups. */
   readonly nflogGroup: number;
+  /**
+   * Groups to spread captured messages over, one per data-plane worker
+   * (default 1): by a hash of the outer source address (nft `jhash`), so all
+   * messages from one router reach the same worker.
+   */
+  readonly shards?: number;
   /** The udp transport's TUN interface: never captured, and its traffic is counted as replicas. */
   readonly tunInterface?: string;
   /** When set, the udp transport's port: datagrams from peers pass, all others are dropped. */
@@ -162,9 +168,13 @@ function sortUnique(xs: string[], cmp: (a: string, b: string) => number): string
   return [...new Set(xs)].sort(cmp);
 }
 
+/** Most data-plane workers, and so NFLOG groups, a relay spreads capture over. */
+export const MAX_SHARDS = 16;
+
 interface ValidOptions {
   uplinks: string[];
   nflogGroup: number;
+  shards: number;
   tunInterface?: string;
   udpPort?: number;
   peers: ValidPeers;
@@ -184,6 +194,12 @@ function validate(opts: RelayRulesetOptions): ValidOptions {
   if (!Number.isInteger(opts.nflogGroup) || opts.nflogGroup < 0 || opts.nflogGroup > 0xffff) {
     problems.push({ field: 'nflogGroup', value: opts.nflogGroup, expected: 'an integer 0-65535' });
   }
+  const shards = opts.shards ?? 1;
+  if (!Number.isInteger(shards) || shards < 1 || shards > MAX_SHARDS) {
+    problems.push({ field: 'shards', value: opts.shards, expected: `an integer 1-${MAX_SHARDS}` });
+  } else if (Number.isInteger(opts.nflogGroup) && opts.nflogGroup >= 0 && opts.nflogGroup <= 0xffff && opts.nflogGroup + shards - 1 > 0xffff) {
+    problems.push({ field: 'nflogGroup', value: opts.nflogGroup, expected: `a group that leaves room for ${shards} consecutive groups (at most ${0x10000 - shards})` });
+  }
   if (opts.tunInterface !== undefined) {
     const p = interfaceNameProblem(opts.tunInterface);
     if (p !== undefined) problems.push({ field: 'tunInterface', value: opts.tunInterface, expected: p });
@@ -200,6 +216,7 @@ function validate(opts: RelayRulesetOptions): ValidOptions {
   return {
     uplinks,
     nflogGroup: opts.nflogGroup,
+    shards,
     ...(opts.tunInterface !== undefined ? { tunInterface: opts.tunInterface } : {}),
     ...(opts.udpPort !== undefined ? { udpPort: opts.udpPort } : {}),
     peers,
@@ -230,6 +247,23 @@ function setContents(p: ValidPeers): string[] {
     if (elems.length > 0) out.push(`add element ${T} ${set} { ${elems.join(', ')} }`);
   }
   return out;
+}
+
+/**
+ * The too_big chain's last rules: count, then log to the group, or with
+ * several shards to the group of `jhash(outer source) mod shards` (chains
+ * log_0 .. log_N-1), so one router's messages always reach the same worker
+ * and per-source rate limits stay exact.
+ */
+function captureRules(g: number, shards: number): string[] {
+  if (shards === 1) {
+    return [`\t\tmeta nfproto ipv4 counter name "captured_v4" log group ${g}`, `\t\tmeta nfproto ipv6 counter name "captured_v6" log group ${g}`];
+  }
+  const vmap = `vmap { ${Array.from({ length: shards }, (_, i) => `${i} : jump log_${i}`).join(', ')} }`;
+  return [
+    `\t\tmeta nfproto ipv4 counter name "captured_v4" jhash ip saddr mod ${shards} ${vmap}`,
+    `\t\tmeta nfproto ipv6 counter name "captured_v6" jhash ip6 saddr mod ${shards} ${vmap}`,
+  ];
 }
 
 /**
@@ -285,10 +319,10 @@ export function relayRuleset(opts: RelayRulesetOptions, { mode = 'replace' }: { 
     `\t\tether saddr @${PEER_SETS.mac} counter name "replica_peer_mac" return`,
     `\t\tip saddr @${PEER_SETS.v4} counter name "replica_peer_v4" return`,
     `\t\tip6 saddr @${PEER_SETS.v6} counter name "replica_peer_v6" return`,
-    `\t\tmeta nfproto ipv4 counter name "captured_v4" log group ${g}`,
-    `\t\tmeta nfproto ipv6 counter name "captured_v6" log group ${g}`,
+    ...captureRules(g, o.shards),
     `\t}`,
   );
+  for (let i = 0; o.shards > 1 && i < o.shards; i++) lines.push(`\tchain log_${i} {`, `\t\tcounter log group ${g + i}`, `\t}`);
   if (o.udpPort !== undefined) {
     // An accept ends only this chain: another table's drop still drops. What
     // this chain adds is the drop of relay datagrams that do not come from a peer.
@@ -353,6 +387,11 @@ export function manualRules(opts: RelayRulesetOptions & { readonly format: Manua
     throw new ConfigError([{ field: 'format', value: opts.format, expected: "'nft' or 'iptables'" }]);
   }
   const o = validate(opts);
+  if (o.shards > 1) {
+    throw new ConfigError([
+      { field: 'workers (--workers)', value: o.shards, expected: '1 with iptables rules (they cannot hash sources to NFLOG groups); use --print-rules nft' },
+    ]);
+  }
   const ipt = (u: string) => u.replace(/\*$/, '+'); // iptables spells the prefix wildcard '+'
   const out: string[] = [
     `# pathguard capture rules for iptables/ip6tables (raw table, before conntrack), NFLOG group ${o.nflogGroup}.`,

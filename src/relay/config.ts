@@ -34,6 +34,7 @@ import { parseAddress } from '../wire/ip-address.js';
 import { DEDUP_DEFAULTS } from './dedup.js';
 import { formatCidr, parseCidr, type Cidr } from './prefix-set.js';
 import { RATE_LIMIT_DEFAULTS } from './rate-limiter.js';
+import { MAX_SHARDS } from '../firewall/ruleset.js';
 
 export const TRANSPORTS = ['udp', 'l2', 'broadcast', 'ip'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
@@ -177,6 +178,11 @@ export const RELAY_FIELDS = {
     default: DEDUP_DEFAULTS.windowMs,
     help: 'relay the same flow and MTU once per window; 0 disables',
   }),
+  workers: field({
+    schema: integer({ min: 1, max: MAX_SHARDS }),
+    default: 1,
+    help: `data-plane threads; each reads its own NFLOG group (--nflog-group and the next ones) and gets the messages of a hash share of the outer sources, so per-source limits stay exact and --iface-rate/--iface-burst are divided between them (needs nftables rules)`,
+  }),
   ttl: field({
     env: ['PMTUD_TTL'],
     schema: integer({ min: 1, max: 255 }),
@@ -247,6 +253,8 @@ export interface RelayConfig {
   /** Milliseconds; 0 disables dedup. */
   readonly dedupWindow: number;
   readonly ttl: number;
+  /** Data-plane workers, each with its own NFLOG group from nflogGroup on. */
+  readonly workers: number;
   readonly keyFile?: string;
   readonly metricsAddr: ListenAddress;
   readonly manageFirewall: boolean;
@@ -302,6 +310,7 @@ const VALUE_NAMES: Readonly<Partial<Record<RelayFieldKey, string>>> = {
   ifaceBurst: 'n',
   dedupWindow: 'duration',
   ttl: 'n',
+  workers: 'n',
   keyFile: 'path',
   metricsAddr: 'addr',
   metricsPort: 'port',
@@ -408,6 +417,10 @@ export function relayConfig(
     }
   }
 
+  if (v.nflogGroup !== undefined && v.workers !== undefined && v.nflogGroup + v.workers - 1 > 0xffff) {
+    problems.push({ field: describe('workers'), value: v.workers, expected: `at most ${0x10000 - v.nflogGroup} with --nflog-group ${v.nflogGroup} (groups ${v.nflogGroup}..${v.nflogGroup + v.workers - 1} must exist)` });
+  }
+
   throwIfProblems(problems);
 
   const ports = [...new Set((v.ports ?? []).flat())].sort((a, b) => a - b);
@@ -426,6 +439,7 @@ export function relayConfig(
     ifaceBurst: v.ifaceBurst,
     dedupWindow: v.dedupWindow,
     ttl: v.ttl,
+    workers: v.workers,
     metricsAddr: Object.freeze({ ...metricsAddr }),
     manageFirewall: v.manageFirewall,
     dryRun: v.dryRun,

@@ -47,7 +47,11 @@ export interface DataPlaneInit {
   readonly relayPort: number;
   readonly key?: Uint8Array;
   readonly ttl: number;
-  /** TUN device for injecting received replicas (udp transport). */
+  /**
+   * TUN device for injecting received replicas (udp transport). The one
+   * worker given it also receives replicas on --relay-port; the others only
+   * send, from an ephemeral port.
+   */
   readonly tunName?: string;
   /** Largest clock difference accepted on a received replica, seconds. */
   readonly maxSkewS: number;
@@ -122,9 +126,12 @@ class DataPlane {
     // Open everything before reporting ready; any failure here is fatal and explained.
     // One message per datagram to start with; QueueThreshold raises it under load.
     this.reader = NflogReader.open(init.nflogGroup, { qthresh: 1, flushTimeout: 0 });
-    if (init.transport === 'udp' || init.tunName) {
+    if (init.tunName) {
       this.udp4 = UdpSocket.open({ family: 4, port: init.relayPort, maxDatagram: 9000, receiveBuffer: 4 << 20, reuseAddress: true });
       this.udp6 = UdpSocket.open({ family: 6, port: init.relayPort, maxDatagram: 9000, receiveBuffer: 4 << 20, reuseAddress: true });
+    } else if (init.transport === 'udp') {
+      this.udp4 = UdpSocket.open({ family: 4, maxDatagram: 9000 });
+      this.udp6 = UdpSocket.open({ family: 6, maxDatagram: 9000 });
     }
     if (init.tunName) this.tun = TunDevice.open(init.tunName, { mtu: 65535 });
     this.transport = this.openTransport();
@@ -308,7 +315,7 @@ class DataPlane {
 
   run(): void {
     const fds = [{ fd: this.reader.fd, events: POLL.IN }];
-    if (this.udp4 && this.udp6) fds.push({ fd: this.udp4.fd, events: POLL.IN }, { fd: this.udp6.fd, events: POLL.IN });
+    if (this.tun && this.udp4 && this.udp6) fds.push({ fd: this.udp4.fd, events: POLL.IN }, { fd: this.udp6.fd, events: POLL.IN });
     const ps = new PollSet(fds);
     this.port.postMessage({
       type: 'ready',
@@ -322,8 +329,8 @@ class DataPlane {
       let captured = 0;
       if (n > 0) {
         if (ps.revents(0) & POLL.IN) this.guard.run(() => (captured = this.capture()));
-        if (this.udp4 && ps.revents(1) & POLL.IN) this.guard.run(() => this.receiveReplicas(this.udp4!));
-        if (this.udp6 && ps.revents(2) & POLL.IN) this.guard.run(() => this.receiveReplicas(this.udp6!));
+        if (this.tun && ps.revents(1) & POLL.IN) this.guard.run(() => this.receiveReplicas(this.udp4!));
+        if (this.tun && ps.revents(2) & POLL.IN) this.guard.run(() => this.receiveReplicas(this.udp6!));
       }
       const qthresh = this.qthresh.observe(captured, performance.now());
       if (qthresh !== undefined) {

@@ -68,7 +68,7 @@ const OFFSETS = (() => {
   return { scalar, rejected, rateLimited, replicaRejected, latency, peerErrors, size: at };
 })();
 
-export class RelayStats {
+export class RelayStats implements StatsReader {
   readonly buffer: SharedArrayBuffer;
   private readonly v: Float64Array;
 
@@ -146,6 +146,60 @@ export class RelayStats {
     }
     return Infinity;
   }
+}
+
+/** What metrics and health read from the counters: one worker's RelayStats, or all workers' together. */
+export interface StatsReader {
+  get(s: Scalar): number;
+  rejected(r: RejectReason): number;
+  rateLimited(r: RateLimit): number;
+  replicaRejected(r: ReplicaReject): number;
+  latencyBucket(i: number): number;
+  peerErrors(peerIndex: number): number;
+}
+
+/**
+ * Several data-plane workers' counters read as one: counters add up; the
+ * heartbeat is the oldest one (the relay is alive only if every worker
+ * turns), the queue threshold the largest, the peer count any one's.
+ */
+export class CombinedStats implements StatsReader {
+  constructor(private readonly parts: readonly RelayStats[]) {
+    if (parts.length === 0) throw new RangeError('CombinedStats needs at least one RelayStats');
+  }
+
+  get(s: Scalar): number {
+    const values = this.parts.map((p) => p.get(s));
+    if (s === 'heartbeat_ms') return Math.min(...values);
+    if (s === 'nflog_qthresh' || s === 'peers') return Math.max(...values);
+    return sum(values);
+  }
+
+  rejected(r: RejectReason): number {
+    return sum(this.parts.map((p) => p.rejected(r)));
+  }
+
+  rateLimited(r: RateLimit): number {
+    return sum(this.parts.map((p) => p.rateLimited(r)));
+  }
+
+  replicaRejected(r: ReplicaReject): number {
+    return sum(this.parts.map((p) => p.replicaRejected(r)));
+  }
+
+  latencyBucket(i: number): number {
+    return sum(this.parts.map((p) => p.latencyBucket(i)));
+  }
+
+  peerErrors(peerIndex: number): number {
+    return sum(this.parts.map((p) => p.peerErrors(peerIndex)));
+  }
+}
+
+function sum(xs: readonly number[]): number {
+  let t = 0;
+  for (const x of xs) t += x;
+  return t;
 }
 
 export { SCALARS as RELAY_SCALARS, TOO_BIG_REJECT };

@@ -308,3 +308,34 @@ test('property: any string as an uplink either is refused or appears only as a p
     { numRuns: 300 },
   );
 });
+
+test('shards: the capture rules hash the outer source to one log chain per group (golden lines)', () => {
+  const text = relayRuleset({ uplinks: ['eth0'], nflogGroup: 40, shards: 3 });
+  const lines = text.split('\n').map((l) => l.trim());
+  assert.ok(lines.includes('meta nfproto ipv4 counter name "captured_v4" jhash ip saddr mod 3 vmap { 0 : jump log_0, 1 : jump log_1, 2 : jump log_2 }'));
+  assert.ok(lines.includes('meta nfproto ipv6 counter name "captured_v6" jhash ip6 saddr mod 3 vmap { 0 : jump log_0, 1 : jump log_1, 2 : jump log_2 }'));
+  for (let i = 0; i < 3; i++) {
+    const at = lines.indexOf(`chain log_${i} {`);
+    assert.ok(at > 0, `chain log_${i}`);
+    assert.equal(lines[at + 1], `counter log group ${40 + i}`);
+  }
+  assert.equal(lines.filter((l) => l.startsWith('log group') || l.includes(' log group ')).length, 3, 'no unsharded log rule left');
+  // One shard is exactly the unsharded table.
+  assert.equal(relayRuleset({ uplinks: ['eth0'], nflogGroup: 40, shards: 1 }), relayRuleset({ uplinks: ['eth0'], nflogGroup: 40 }));
+});
+
+test('shards: 1 to 16, with room for the consecutive groups; iptables cannot shard', () => {
+  const fields = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      if (err instanceof ConfigError) return err.problems.map((p) => p.field);
+      throw err;
+    }
+    return [];
+  };
+  assert.deepEqual(fields(() => relayRuleset({ uplinks: ['eth0'], nflogGroup: 33, shards: 0 })), ['shards']);
+  assert.deepEqual(fields(() => relayRuleset({ uplinks: ['eth0'], nflogGroup: 33, shards: 17 })), ['shards']);
+  assert.deepEqual(fields(() => relayRuleset({ uplinks: ['eth0'], nflogGroup: 65535, shards: 2 })), ['nflogGroup']);
+  assert.deepEqual(fields(() => manualRules({ uplinks: ['eth0'], nflogGroup: 33, shards: 2, format: 'iptables' })), ['workers (--workers)']);
+});

@@ -34,6 +34,7 @@ test('defaults', () => {
     ifaceBurst: 100,
     dedupWindow: 1000,
     ttl: 1,
+    workers: 1,
     metricsAddr: { host: '', port: 9462 },
     manageFirewall: true,
     dryRun: false,
@@ -183,4 +184,13 @@ test('a validated config builds the decision state directly', () => {
   assert.equal(decide(V4_UDP, { ifindex: 1, now: 0 }, s).kind, 'relay');
   assert.equal(decide(V6_UDP, { ifindex: 1, now: 0 }, s).kind, 'relay');
   assert.equal(decide(V4_UDP, { ifindex: 1, now: 1 }, s).kind, 'duplicate');
+});
+
+test('--workers: 1 to 16, and room for that many consecutive NFLOG groups', () => {
+  assert.equal(relayConfig({ workers: '4' }, {}, undefined).workers, 4);
+  assert.equal(relayConfig(undefined, { PATHGUARD_WORKERS: '2' }, undefined).workers, 2);
+  assert.match(JSON.stringify(problems(() => relayConfig({ workers: '0' }, {}, undefined))), /workers/);
+  assert.match(JSON.stringify(problems(() => relayConfig({ workers: '17' }, {}, undefined))), /workers/);
+  const p = problems(() => relayConfig({ workers: '2', nflogGroup: '65535' }, {}, undefined));
+  assert.match(JSON.stringify(p), /groups 65535\.\.65536 must exist/);
 });

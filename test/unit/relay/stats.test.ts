@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CombinedStats, RelayStats } from '../../../src/relay/stats.js';
+
+test('CombinedStats: counters add up; the oldest heartbeat and the largest queue threshold speak for all', () => {
+  const a = new RelayStats();
+  const b = new RelayStats();
+  a.add('received', 5);
+  b.add('received', 7);
+  a.reject('bad_checksum', 2);
+  b.reject('bad_checksum');
+  a.rateLimit('src_rate');
+  b.replicaReject('bad_hmac');
+  a.latency(30, 3);
+  b.latency(30);
+  a.peerError(4);
+  b.peerError(4);
+  a.set('heartbeat_ms', 2_000);
+  b.set('heartbeat_ms', 1_000);
+  a.set('nflog_qthresh', 8);
+  b.set('nflog_qthresh', 32);
+  a.set('peers', 3);
+  b.set('peers', 3);
+  const c = new CombinedStats([a, b]);
+  assert.equal(c.get('received'), 12);
+  assert.equal(c.rejected('bad_checksum'), 3);
+  assert.equal(c.rateLimited('src_rate'), 1);
+  assert.equal(c.replicaRejected('bad_hmac'), 1);
+  assert.equal(c.get('latency_count'), 4);
+  assert.equal(c.latencyBucket(2), 4, 'the 50 µs bucket');
+  assert.equal(c.peerErrors(4), 2);
+  assert.equal(c.get('heartbeat_ms'), 1_000, 'a stalled worker makes the relay unhealthy');
+  assert.equal(c.get('nflog_qthresh'), 32);
+  assert.equal(c.get('peers'), 3, 'every worker has the same peers: not added up');
+  assert.throws(() => new CombinedStats([]), RangeError);
+});
