@@ -148,21 +148,30 @@ async function udpFlood(from: Netns, dst: string, count: number, size = 100): Pr
   ]);
 }
 
+/**
+ * Two namespaces on a veth, a (192.0.2.1) and b (192.0.2.2), where b logs
+ * every UDP datagram to port 9 to NFLOG `group` (udpFlood() sends them).
+ */
+async function loggingPair(lab: Lab, group: number): Promise<{ a: Netns; b: Netns }> {
+  const a = await lab.ns('a');
+  const b = await lab.ns('b');
+  await lab.veth(a, 'eth0', b, 'eth0');
+  await a.addr('eth0', '192.0.2.1/24');
+  await b.addr('eth0', '192.0.2.2/24');
+  await b.nft(`
+    table inet pgtest {
+      chain input {
+        type filter hook input priority 0;
+        udp dport 9 log group ${group}
+      }
+    }
+  `);
+  return { a, b };
+}
+
 test('readBatch drains batched datagrams with recvmmsg; NFULNL_CFG_F_SEQ numbers every packet', { skip }, async () => {
   await withLab('nflbatch', async (lab) => {
-    const a = await lab.ns('a');
-    const b = await lab.ns('b');
-    await lab.veth(a, 'eth0', b, 'eth0');
-    await a.addr('eth0', '192.0.2.1/24');
-    await b.addr('eth0', '192.0.2.2/24');
-    await b.nft(`
-      table inet pgtest {
-        chain input {
-          type filter hook input priority 0;
-          udp dport 9 log group 40
-        }
-      }
-    `);
+    const { a, b } = await loggingPair(lab, 40);
     const reader = NflogReader.open(40, { netns: b.path, qthresh: 16, flushTimeout: 5, flags: NFULNL_CFG_F.SEQ, slots: 4 });
     try {
       const N = 300;
@@ -201,19 +210,7 @@ test('readBatch drains batched datagrams with recvmmsg; NFULNL_CFG_F_SEQ numbers
 
 test('setQueueThreshold changes, on a group being read, how many packets the kernel puts in a datagram', { skip }, async () => {
   await withLab('nflqth', async (lab) => {
-    const a = await lab.ns('a');
-    const b = await lab.ns('b');
-    await lab.veth(a, 'eth0', b, 'eth0');
-    await a.addr('eth0', '192.0.2.1/24');
-    await b.addr('eth0', '192.0.2.2/24');
-    await b.nft(`
-      table inet pgtest {
-        chain input {
-          type filter hook input priority 0;
-          udp dport 9 log group 41
-        }
-      }
-    `);
+    const { a, b } = await loggingPair(lab, 41);
     // As the relay opens it: one packet per datagram, flushed on the next jiffy.
     const reader = NflogReader.open(41, { netns: b.path, qthresh: 1, flushTimeout: 0 });
     const drain = async (n: number): Promise<{ packets: number; datagrams: number }> => {
@@ -251,19 +248,7 @@ test('setQueueThreshold changes, on a group being read, how many packets the ker
 
 test('ENOBUFS (the kernel dropped log messages) is counted and reading goes on', { skip }, async () => {
   await withLab('nflovr', async (lab) => {
-    const a = await lab.ns('a');
-    const b = await lab.ns('b');
-    await lab.veth(a, 'eth0', b, 'eth0');
-    await a.addr('eth0', '192.0.2.1/24');
-    await b.addr('eth0', '192.0.2.2/24');
-    await b.nft(`
-      table inet pgtest {
-        chain input {
-          type filter hook input priority 0;
-          udp dport 9 log group 41
-        }
-      }
-    `);
+    const { a, b } = await loggingPair(lab, 41);
     // A tiny receive buffer and nobody reading: the kernel must drop datagrams.
     const reader = NflogReader.open(41, { netns: b.path, rcvbuf: 4096, qthresh: 4, nlbufsiz: 16384 });
     try {
