@@ -2,9 +2,10 @@
  * The relay, wired: configuration in, a running relay out. The main thread
  * owns the control plane (peers, local addresses, neighbour MACs, the
  * nftables table, metrics, health, shutdown); the data plane runs in a
- * worker thread (src/relay/data-plane.ts) and shares only its counters.
+ * worker thread (src/relay/data-plane.ts), or one per NFLOG group with
+ * --workers, and shares only its counters.
  *
- * Start-up order: the worker binds NFLOG (and opens its sockets), then the
+ * Start-up order: the workers bind NFLOG (and open their sockets), then the
  * firewall table is applied (or the operator's rules trusted), so a relay
  * that finds its group taken leaves the running relay's table alone; /readyz
  * turns green and the ready file appears only when both are done.
