@@ -77,6 +77,38 @@ test('--workers 2: both groups bound, every message relayed once, both workers u
   });
 });
 
+test('--workers 2 keeps --src-rate exact: one router\'s messages all meet the same bucket', { skip, timeout: 60_000 }, async () => {
+  await withRelayLab('wrk', async (lab, dir) => {
+    const { router, nodes } = await buildSegment(lab, 2);
+    const [n1, n2] = nodes as [SegmentNode, SegmentNode];
+    const BURST = 5;
+    const relay = await RelayProcess.start(n1.ns, {
+      dir,
+      args: [
+        '--iface', 'eth0', '--transport', 'ip', '--peers', `${n2.v4},${n2.v6}`, '--vip-networks', VIP_NETWORKS, '--workers', '2',
+        '--src-rate', '1/h', '--src-burst', String(BURST), '--iface-rate', '100000', '--iface-burst', '100000', '--dedup-window', '0',
+      ],
+    });
+    const injector = Injector.open(router.ns);
+    try {
+      const routers = ['203.0.113.201', '203.0.113.202', '203.0.113.203'];
+      const each = 40;
+      const all = routers.flatMap((from, r) =>
+        Array.from({ length: each }, (_, k) => tooBigFor({ family: 4, src: VIP[4], dst: CLIENT[4], srcPort: 8080, dstPort: 45_000 + r * each + k }, from, 1400)),
+      );
+      injector.send(n1.mac, all);
+      await relay.waitForMetric('received_packets_total', all.length);
+      const m = await relay.metrics();
+      // Sharded round-robin, each router would get a burst per worker (2 x 5).
+      assert.equal(m.get('pathguard_relay_relayed_messages_total'), routers.length * BURST, 'a burst per router, not per worker');
+      assert.equal(m.get('pathguard_relay_rate_limited_messages_total', { limit: 'src_rate' }), all.length - routers.length * BURST);
+    } finally {
+      injector.close();
+    }
+    assert.deepEqual(await relay.stop(), { code: 0, signal: null });
+  });
+});
+
 test('--workers 2 with the udp transport: replicas from every worker reach the peer relay and are injected', { skip, timeout: 60_000 }, async () => {
   await withRelayLab('wrk', async (lab, dir) => {
     const { router, nodes } = await buildSegment(lab, 2);
