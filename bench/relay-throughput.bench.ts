@@ -102,7 +102,7 @@ function option(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
 }
 
-const RATES = option('rates', '20000,40000,60000,80000,100000,120000,140000,160000,200000,240000').split(',').map(Number);
+const RATES = option('rates', '20000,40000,80000,120000,160000,200000,240000,280000,320000,360000').split(',').map(Number);
 const REPS = Number(option('reps', '3'));
 const STEP_MS = Number(option('step-ms', '3000'));
 const LATENCY_MS = Number(option('latency-ms', '10000'));
