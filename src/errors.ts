@@ -5,15 +5,23 @@
  * may use it.
  */
 
-export type ErrorCode =
-  | 'PG_DECODE'
-  | 'PG_SYSCALL'
-  | 'PG_NETLINK'
-  | 'PG_NFT'
-  | 'PG_CONFIG'
-  | 'PG_USAGE'
-  | 'PG_UNSUPPORTED'
-  | 'PG_TIMEOUT';
+export const ERROR_CODES = [
+  'PG_DECODE',
+  'PG_SYSCALL',
+  'PG_NETLINK',
+  'PG_NFT',
+  'PG_CONFIG',
+  'PG_USAGE',
+  'PG_UNSUPPORTED',
+  'PG_TIMEOUT',
+  'PG_INTERNAL', // a bug: an error pathguard did not raise on purpose
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** True when `code` is one of ERROR_CODES (for codes that crossed a thread or process boundary as text). */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && (ERROR_CODES as readonly string[]).includes(code);
+}
 
 export class PathguardError extends Error {
   readonly code: ErrorCode;
@@ -107,4 +115,27 @@ export class UnsupportedError extends PathguardError {
     super('PG_UNSUPPORTED', `${feature}: ${message}`);
     this.feature = feature;
   }
+}
+
+/**
+ * An error as it crosses a thread boundary (a worker's postMessage clones
+ * plain data, not classes): its code, message and, for configuration errors,
+ * the problems. `reviveError()` turns it back into the class the code names,
+ * so a ConfigError raised in a worker still exits 2.
+ */
+export interface SerializedError {
+  readonly code: string;
+  readonly message: string;
+  readonly problems?: readonly ConfigProblem[];
+}
+
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof ConfigError) return { code: err.code, message: err.message, problems: err.problems };
+  if (err instanceof PathguardError) return { code: err.code, message: err.message };
+  return { code: 'PG_INTERNAL', message: err instanceof Error ? (err.stack ?? err.message) : String(err) };
+}
+
+export function reviveError(e: SerializedError): PathguardError {
+  if (e.code === 'PG_CONFIG' && e.problems) return new ConfigError(e.problems);
+  return new PathguardError(isErrorCode(e.code) ? e.code : 'PG_INTERNAL', e.message);
 }

@@ -27,7 +27,7 @@ import { PollSet, POLL } from '../sys/libc.js';
 import { decodeRelayDatagram } from '../wire/relay-datagram.js';
 import { decodeTooBig, tooBigKey } from '../wire/too-big-decode.js';
 import { addressKey, formatAddress } from '../wire/ip-address.js';
-import { PathguardError } from '../errors.js';
+import { serializeError, type SerializedError } from '../errors.js';
 import { decide, RelayState, type RelayStateOptions } from './decide.js';
 import { RATE_LIMIT } from './rate-limiter.js';
 import { REJECT_REASONS } from './validate.js';
@@ -69,7 +69,7 @@ export type ToDataPlane =
 
 export type FromDataPlane =
   | { readonly type: 'ready'; readonly tunName?: string; readonly tunIfindex?: number }
-  | { readonly type: 'fatal'; readonly code: string; readonly message: string }
+  | { readonly type: 'fatal'; readonly error: SerializedError }
   | { readonly type: 'debug'; readonly msg: string; readonly fields: Record<string, unknown> }
   | { readonly type: 'warning'; readonly msg: string; readonly error: string; readonly count: number }
   | { readonly type: 'stopped' };
@@ -90,7 +90,9 @@ class DataPlane {
   private readonly udp4?: UdpSocket;
   private readonly udp6?: UdpSocket;
   private readonly tun?: TunDevice;
+  /** Every address of every peer (a udp replica is accepted from any of its node's addresses). */
   private peerByKey = new Map<string, PeerTarget>();
+  private peerCount = 0;
   /** Peer MACs as 48-bit numbers: looked up per captured packet, so no string is built. */
   private peerMacs = new Set<number>();
   private stopping = false;
@@ -166,8 +168,9 @@ class DataPlane {
 
   private setPeers(peers: readonly PeerTarget[]): void {
     this.transport.setPeers(peers);
-    this.state.setPeers(peers.map((p) => p.address));
-    this.peerByKey = new Map(peers.map((p) => [addressKey(p.address), p]));
+    this.state.setPeers(peers.flatMap((p) => p.addresses));
+    this.peerByKey = new Map(peers.flatMap((p) => p.addresses.map((a) => [addressKey(a), p] as const)));
+    this.peerCount = peers.length;
     // Only l2 replicas keep the original source address and are told apart by the peer's MAC.
     this.peerMacs = new Set(peers.filter((p) => p.mac && this.init.transport === 'l2').map((p) => macNumber(p.mac!)));
     this.stats.set('peers', peers.length);
@@ -211,7 +214,7 @@ class DataPlane {
       read += packets.length;
       const t0 = performance.now();
       meta.now = t0;
-      let relayed = 0;
+      let queued = 0;
       for (const p of packets) {
         if (p.payload === undefined) {
           this.state.counters.rejected.truncated_ip++;
@@ -221,20 +224,29 @@ class DataPlane {
         meta.fromPeer = this.isReplica(p);
         const d = decide(p.payload, meta, this.state);
         if (d.kind !== 'relay') continue;
-        relayed++;
-        if (!this.init.dryRun) this.transport.enqueue(p.payload, d.tooBig, p.indev);
+        if (this.init.dryRun) {
+          this.stats.add('dry_run');
+        } else if (this.transport.enqueue(p.payload, d.tooBig, p.indev) > 0) {
+          queued++;
+        } else {
+          // Nowhere to send it: say why, and let a later copy be tried again rather than called a duplicate.
+          this.state.counters.rejected[this.transport.name === 'ip' && this.peerCount > 0 ? 'no_peer_of_family' : 'no_peers']++;
+          this.state.dedup.forget(d.tooBig.flow, d.tooBig.mtu);
+          continue;
+        }
         if (this.init.debug) {
           this.port.postMessage({
             type: 'debug',
-            msg: this.init.dryRun ? 'would relay' : 'relayed',
+            msg: this.init.dryRun ? 'would relay' : 'relaying',
             fields: { flow: tooBigKey(d.tooBig.flow, d.tooBig.mtu), mtu: d.tooBig.mtu, from: formatAddress(d.tooBig.outerSrc), transport: this.transport.name },
           } satisfies FromDataPlane);
         }
       }
       this.stats.add('received', packets.length);
-      if (relayed > 0) {
-        this.transport.flush();
-        this.stats.latency((performance.now() - t0) * 1000, relayed);
+      if (queued > 0) {
+        // Relayed: messages of which at least one replica reached the kernel.
+        this.stats.add('relayed', this.transport.flush());
+        this.stats.latency((performance.now() - t0) * 1000, queued);
       }
       // A read that did not fill every slot emptied the socket: poll(2) says
       // when more arrives, so skip the recvmmsg that would only return EAGAIN
@@ -249,7 +261,6 @@ class DataPlane {
   /** Mirrors decide()'s own counters into shared memory (cheap: a few dozen numbers per batch). */
   private syncDecisionCounters(): void {
     const c = this.state.counters;
-    this.stats.set('relayed', c.relayed);
     this.stats.set('duplicate', c.duplicate);
     this.stats.set('loop', c.loop);
     // Fixed lists rather than Object.entries(): this runs on every wake-up and must not allocate.
@@ -357,14 +368,13 @@ function main(): void {
   try {
     plane = new DataPlane(workerData as DataPlaneInit, port);
   } catch (err) {
-    const code = err instanceof PathguardError ? err.code : 'PG_INTERNAL';
-    port.postMessage({ type: 'fatal', code, message: err instanceof Error ? err.message : String(err) } satisfies FromDataPlane);
+    port.postMessage({ type: 'fatal', error: serializeError(err) } satisfies FromDataPlane);
     return;
   }
   try {
     plane.run();
   } catch (err) {
-    port.postMessage({ type: 'fatal', code: 'PG_INTERNAL', message: err instanceof Error ? (err.stack ?? err.message) : String(err) } satisfies FromDataPlane);
+    port.postMessage({ type: 'fatal', error: serializeError(err) } satisfies FromDataPlane);
     plane.close();
     return;
   }
