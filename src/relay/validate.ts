@@ -14,6 +14,16 @@
  *                         the minimum can be genuine, so it is not worth
  *                         sending N times; ICMPv6 carries 32 bits and a
  *                         value above 65535 only makes sense for jumbograms.
+ *   mtu_not_below_quoted  the next-hop MTU is not smaller than the packet the
+ *                         router quotes (its own length field: IPv4 total
+ *                         length, IPv6 payload length + 40). Such a message
+ *                         cannot lower anyone's path MTU: a packet that size
+ *                         fits. RFC 8201 §4 (a PTB never raises the PMTU
+ *                         estimate), RFC 8899 §4.6.2 (a PTB whose size is
+ *                         larger than the packet it quotes is discarded);
+ *                         the owner's kernel ignores it too (__ip_rt_update_pmtu
+ *                         keeps a smaller cached MTU). A quote whose length
+ *                         field says 0 (BIG TCP, jumbograms) is not judged.
  *   quoted_src_not_local  the packet the router quotes was not sent by this
  *                         cluster: its source is neither a local address of
  *                         this node nor inside --vip-networks. Only such
@@ -30,7 +40,16 @@ import { ConfigError } from '../errors.js';
 import { TOO_BIG_REJECT, type TooBig, type TooBigReject } from '../wire/too-big.js';
 import { PrefixSet, type Cidr } from './prefix-set.js';
 
-export const RELAY_REJECT = ['ignored_source', 'mtu_out_of_range', 'quoted_src_not_local', 'port_not_allowed'] as const;
+export const RELAY_REJECT = [
+  'ignored_source',
+  'mtu_out_of_range',
+  'mtu_not_below_quoted',
+  'quoted_src_not_local',
+  'port_not_allowed',
+  // Decided by the data plane after validate(): the message is fine, but the transport has nowhere to send it.
+  'no_peers', // no peer to send to (none configured or discovered; l2: no peer MAC resolved yet)
+  'no_peer_of_family', // ip transport: no peer has an address of the message's family
+] as const;
 export type RelayReject = (typeof RELAY_REJECT)[number];
 
 /** Every reason a captured packet is not relayed: decoding, then policy. Bounded metric label values. */
@@ -98,6 +117,7 @@ export class Policy {
 export function validate(tb: TooBig, policy: Policy): RelayReject | undefined {
   if (policy.ignoreNetworks.has(tb.outerSrc)) return 'ignored_source';
   if (tb.mtu < MIN_MTU[tb.family] || tb.mtu > MAX_MTU) return 'mtu_out_of_range';
+  if (tb.quotedLength !== undefined && tb.mtu >= tb.quotedLength) return 'mtu_not_below_quoted';
   if (!policy.isOurs(tb.flow.src)) return 'quoted_src_not_local';
   if (!policy.portAllowed(tb.flow.srcPort)) return 'port_not_allowed';
   return undefined;

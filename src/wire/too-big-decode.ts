@@ -21,9 +21,24 @@
  *     (ICMPv6 with the pseudo-header of the outer addresses; a routing
  *     header's final destination is not substituted, so such packets fail).
  *   quote: non-empty; holds the quoted IP header of the same family (IPv4:
- *     IHL*4 >= 20 bytes, IPv6: 40 bytes plus the extension headers, walked
- *     like the outer ones); ports when 4 bytes of a TCP/UDP/UDP-Lite/SCTP/
- *     DCCP header are quoted and the quoted packet is not a non-first fragment.
+ *     IHL*4 >= 20 bytes with well-formed options, IPv6: 40 bytes plus the
+ *     extension headers, walked like the outer ones); ports when 4 bytes of a
+ *     TCP/UDP/UDP-Lite/SCTP/DCCP header are quoted and the quoted packet is
+ *     not a non-first fragment.
+ *
+ * The quoted IPv4 header's options are checked (RFC 791: each option's length
+ * byte inside the header): an IHL that claims options which are not there
+ * means the bytes after the real header are read as options, and a router
+ * never quotes a header no host could have sent. Its checksum is NOT
+ * checked, on purpose. RFC 1812 §4.3.2.3 lets a router return the header
+ * after the changes forwarding made before the error was found ("e.g.,
+ * decrementing the TTL, or updating options") without undoing them, and
+ * says nothing of fixing the checksum; NATs rewrite quoted addresses
+ * (RFC 5508 §4.2) and not all of them fix the quoted checksum. The owner's
+ * own kernel does not check it either: icmp_unreach() (net/ipv4/icmp.c)
+ * only requires ihl >= 5 of the quoted header before looking up the socket
+ * and lowering the PMTU. A checksum test would refuse genuine messages that
+ * the owner would have used.
  */
 import { foldSum, ipv6PseudoHeaderSumAt, onesSum } from './checksum.js';
 import { addressKey } from './ip-address.js';
@@ -106,10 +121,12 @@ interface Parts {
   /** -1 when the quote carries no ports. */
   srcPort: number;
   dstPort: number;
+  /** The quoted packet's stated length; 0 when its header says 0 (BIG TCP, jumbogram). */
+  quotedLength: number;
 }
 
 function newParts(): Parts {
-  return { family: 4, outer: 0, hopLimit: 0, mtu: 0, icmp: 0, protocol: 0, quotedSrc: 0, quotedDst: 0, srcPort: -1, dstPort: -1 };
+  return { family: 4, outer: 0, hopLimit: 0, mtu: 0, icmp: 0, protocol: 0, quotedSrc: 0, quotedDst: 0, srcPort: -1, dstPort: -1, quotedLength: 0 };
 }
 
 /** Parses the quote in b[q, end) of an ICMP error of `family` into `p`: undefined, or why not. */
@@ -124,7 +141,9 @@ function decodeQuote(b: Uint8Array, q: number, end: number, family: 4 | 6, p: Pa
     const ihl = (b[q]! & 0x0f) * 4;
     if (ihl < 20) return 'bad_quote_header';
     if (ihl > qLen) return 'truncated_quote';
+    if (ihl > 20 && !ipv4OptionsWellFormed(b, q + 20, q + ihl)) return 'bad_quote_header';
     protocol = b[q + 9]!;
+    p.quotedLength = (b[q + 2]! << 8) | b[q + 3]!;
     l4 = q + ihl;
     // A quoted non-first fragment carries data where the ports would be.
     portsAllowed = (((b[q + 6]! & 0x1f) << 8) | b[q + 7]!) === 0;
@@ -133,6 +152,8 @@ function decodeQuote(b: Uint8Array, q: number, end: number, family: 4 | 6, p: Pa
   } else {
     if (qLen < 40) return 'truncated_quote';
     if (b[q]! >> 4 !== 6) return 'bad_quote_header';
+    const payload = (b[q + 4]! << 8) | b[q + 5]!;
+    p.quotedLength = payload === 0 ? 0 : payload + 40;
     const walked = walkIPv6Chain(b, q, end);
     if (walked === CHAIN_SHORT) return 'truncated_quote';
     if (walked < 0) return 'bad_quote_header';
@@ -233,6 +254,7 @@ export function decodeTooBig(packet: Uint8Array): TooBigResult {
       hopLimit: p.hopLimit,
       mtu: p.mtu,
       icmpOffset: p.icmp,
+      ...(p.quotedLength > 0 ? { quotedLength: p.quotedLength } : {}),
       flow,
     },
   };
@@ -244,8 +266,9 @@ class Slot {
   readonly outerDst: Uint8Array;
   readonly withPorts: Mutable<QuotedFlow>;
   readonly withoutPorts: Mutable<QuotedFlow>;
-  readonly value: Mutable<TooBig>;
-  readonly result: { readonly ok: true; readonly value: TooBig };
+  /** Two results, so that an unknown quoted length stays an absent property (never `undefined`, never a delete). */
+  readonly withLength: { readonly ok: true; readonly value: Mutable<TooBig> };
+  readonly withoutLength: { readonly ok: true; readonly value: Mutable<TooBig> };
 
   constructor(family: 4 | 6) {
     const n = family === 4 ? 4 : 16;
@@ -256,8 +279,9 @@ class Slot {
     // Two flow objects, so that "no ports" stays absent properties, not undefined ones.
     this.withPorts = { family, protocol: 0, src, dst, srcPort: 0, dstPort: 0 };
     this.withoutPorts = { family, protocol: 0, src, dst };
-    this.value = { family, outerSrc: this.outerSrc, outerDst: this.outerDst, hopLimit: 0, mtu: 0, icmpOffset: 0, flow: this.withoutPorts };
-    this.result = { ok: true, value: this.value };
+    const base = { family, outerSrc: this.outerSrc, outerDst: this.outerDst, hopLimit: 0, mtu: 0, icmpOffset: 0 };
+    this.withLength = { ok: true, value: { ...base, quotedLength: 0, flow: this.withoutPorts } };
+    this.withoutLength = { ok: true, value: { ...base, flow: this.withoutPorts } };
   }
 }
 
@@ -295,12 +319,14 @@ export class TooBigDecoder {
       flow.srcPort = p.srcPort;
       flow.dstPort = p.dstPort;
     }
-    const v = slot.value;
+    const result = p.quotedLength > 0 ? slot.withLength : slot.withoutLength;
+    const v = result.value;
     v.hopLimit = p.hopLimit;
     v.mtu = p.mtu;
     v.icmpOffset = p.icmp;
+    if (p.quotedLength > 0) v.quotedLength = p.quotedLength;
     v.flow = flow;
-    return slot.result;
+    return result;
   }
 }
 

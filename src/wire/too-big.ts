@@ -35,6 +35,13 @@ export interface TooBig {
   readonly mtu: number;
   /** Offset of the ICMP header inside the packet. */
   readonly icmpOffset: number;
+  /**
+   * Length of the quoted packet as its own header states it (IPv4 total
+   * length; IPv6 payload length + 40), even when the quote is truncated.
+   * Absent when the header says 0: an IPv4 or IPv6 BIG TCP packet over 64 KiB
+   * (or an IPv6 jumbogram), whose real length is not in the quote.
+   */
+  readonly quotedLength?: number;
   readonly flow: QuotedFlow;
 }
 
@@ -50,7 +57,7 @@ export const TOO_BIG_REJECT = [
   'bad_checksum', // ICMP checksum (with the IPv6 pseudo-header) does not verify
   'no_quote', // nothing quoted after the ICMP header
   'truncated_quote', // the quote is too short to hold the quoted IP header (and its addresses)
-  'bad_quote_header', // the quoted IP header is malformed (version, IHL, extension headers)
+  'bad_quote_header', // the quoted IP header is malformed (version, IHL, options, extension headers)
 ] as const;
 export type TooBigReject = (typeof TOO_BIG_REJECT)[number];
 

@@ -27,6 +27,8 @@ export interface Change {
   readonly quotedSrc?: string;
   readonly quotedSrcPort?: number;
   readonly quotedDstPort?: number;
+  /** The quoted packet's own length field: IPv4 total length, IPv6 payload length + 40 (0 writes 0). */
+  readonly quotedLength?: number;
 }
 
 function put16(b: Uint8Array, at: number, v: number): void {
@@ -49,6 +51,7 @@ export function variant(base: Uint8Array, change: Change): Uint8Array {
     if (change.quotedSrc !== undefined) b.set(parseAddress(change.quotedSrc), q + 12);
     if (change.quotedSrcPort !== undefined) put16(b, q + qIhl, change.quotedSrcPort);
     if (change.quotedDstPort !== undefined) put16(b, q + qIhl + 2, change.quotedDstPort);
+    if (change.quotedLength !== undefined) put16(b, q + 2, change.quotedLength);
     put16(b, 10, checksumWithFieldZeroed(b, 10, 0, 0, ihl));
     put16(b, icmp + 2, checksumWithFieldZeroed(b, icmp + 2, 0, icmp, total));
     return b;
@@ -66,6 +69,7 @@ export function variant(base: Uint8Array, change: Change): Uint8Array {
   if (change.quotedSrc !== undefined) b.set(parseAddress(change.quotedSrc), q + 8);
   if (change.quotedSrcPort !== undefined) put16(b, q + 40, change.quotedSrcPort);
   if (change.quotedDstPort !== undefined) put16(b, q + 42, change.quotedDstPort);
+  if (change.quotedLength !== undefined) put16(b, q + 4, change.quotedLength === 0 ? 0 : change.quotedLength - 40);
   put16(b, icmp + 2, icmpv6Checksum(b.subarray(8, 24), b.subarray(24, 40), b.subarray(icmp, end)));
   return b;
 }

@@ -35,17 +35,21 @@ test('MTU boundaries per family', () => {
     [V4_UDP, 68, undefined],
     [V4_UDP, 576, undefined],
     [V4_UDP, 1279, undefined],
-    [V4_UDP, 65535, undefined],
+    [V4_UDP, 1499, undefined], // the quoted packet is 1500 bytes
+    [V4_UDP, 1500, 'mtu_not_below_quoted'],
+    [V4_UDP, 65535, 'mtu_not_below_quoted'], // no IPv4 packet is longer than 65535
     [V6_UDP, 67, 'mtu_out_of_range'],
     [V6_UDP, 68, 'mtu_out_of_range'],
     [V6_UDP, 1279, 'mtu_out_of_range'],
     [V6_UDP, 1280, undefined],
-    [V6_UDP, 65535, undefined],
+    [V6_UDP, 1499, undefined],
+    [V6_UDP, 1500, 'mtu_not_below_quoted'],
     [V6_UDP, 65536, 'mtu_out_of_range'], // ICMPv6 carries 32 bits
     [V6_UDP, 0xffffffff, 'mtu_out_of_range'],
   ];
   for (const [base, mtu, want] of table) {
     const tb = tooBig(base, { mtu });
+    assert.equal(tb.quotedLength, 1500);
     assert.equal(tb.mtu, mtu);
     assert.equal(validate(tb, p), want, `IPv${tb.family} mtu ${mtu}`);
   }
