@@ -132,15 +132,30 @@ export class NodeView {
     return undefined;
   }
 
-  /** Calls `onChange` (debounced by the caller) for link, address and neighbour changes. */
-  watch(onChange: (what: 'link' | 'address' | 'neighbour' | 'resync') => void): NetlinkSubscription {
-    return this.nl.subscribe([RTNLGRP.LINK, RTNLGRP.IPV4_IFADDR, RTNLGRP.IPV6_IFADDR, RTNLGRP.NEIGH], {
+  /**
+   * Calls `onChange` (debounced by the caller) for link and address changes,
+   * and, when `neighbours` is given, for neighbour changes of the addresses
+   * it accepts. Neighbour tables change all the time (every ARP/ND state
+   * transition is an event), so a caller that needs no MACs does not join
+   * the group at all, and one that does hears only of the entries it cares for.
+   */
+  watch(
+    onChange: (what: 'link' | 'address' | 'neighbour' | 'resync') => void,
+    opts: { readonly neighbours?: (dst: Uint8Array) => boolean } = {},
+  ): NetlinkSubscription {
+    const groups: number[] = [RTNLGRP.LINK, RTNLGRP.IPV4_IFADDR, RTNLGRP.IPV6_IFADDR];
+    const wanted = opts.neighbours;
+    if (wanted) groups.push(RTNLGRP.NEIGH);
+    return this.nl.subscribe(groups, {
       onMessages: (msgs) => {
         const kinds = new Set<'link' | 'address' | 'neighbour'>();
         for (const m of msgs) {
           if (m.type === RTM.NEWLINK || m.type === RTM.DELLINK) kinds.add('link');
           else if (m.type === RTM.NEWADDR || m.type === RTM.DELADDR) kinds.add('address');
-          else if (m.type === RTM.NEWNEIGH || m.type === RTM.DELNEIGH) kinds.add('neighbour');
+          else if (wanted && (m.type === RTM.NEWNEIGH || m.type === RTM.DELNEIGH) && !kinds.has('neighbour')) {
+            const dst = decodeNeighbour(m).dst;
+            if (dst && wanted(dst)) kinds.add('neighbour');
+          }
         }
         for (const k of kinds) onChange(k);
       },

@@ -20,9 +20,9 @@ import { readyFile, type ReadyFile } from '../obs/ready-file.js';
 import { Shutdown } from '../obs/shutdown.js';
 import { applyRuleset, nftAvailable, removeTable, updatePeerSets } from '../firewall/nft.js';
 import { manualRules, relayRuleset } from '../firewall/ruleset.js';
-import { StaticPeers, peerElements, type Peer } from '../peers/peer-set.js';
-import { addressKey, formatAddress } from '../wire/ip-address.js';
-import { ConfigError, PathguardError, UnsupportedError } from '../errors.js';
+import { StaticPeers, formatPeerList, peerElements, type Peer } from '../peers/peer-set.js';
+import { addressEqual, addressKey, formatAddress } from '../wire/ip-address.js';
+import { ConfigError, PathguardError, UnsupportedError, reviveError } from '../errors.js';
 import type { RelayConfig } from '../relay/config.js';
 import { CombinedStats, MAX_PEER_SLOTS, RelayStats, type StatsReader } from '../relay/stats.js';
 import { PeerSlots } from '../relay/peer-slots.js';
@@ -107,6 +107,46 @@ async function prepareTunForReplicas(tun: string, view: NodeView, local: readonl
   }
 }
 
+/** A canonical text of a set of addresses, to tell whether it changed. */
+function addressesKey(addresses: readonly Uint8Array[]): string {
+  return addresses.map(addressKey).sort().join(',');
+}
+
+/** A canonical text of what the data plane is told about peers. */
+function targetsKey(targets: readonly PeerTarget[]): string {
+  return targets.map((t) => `${t.index}=${t.addresses.map(addressKey).join('+')}@${t.mac ? formatMac(t.mac) : ''}/${t.ifindex ?? ''}`).join(',');
+}
+
+/**
+ * `--transport ip` re-originates each ICMP message and so can only relay a
+ * family to peers with an address of that family. Says so once when the
+ * configuration can never relay one family this node may be asked to: IPv6
+ * (or IPv4) service prefixes, or local addresses when none are given, and no
+ * peer with an address of that family. The other transports carry both.
+ */
+const warnedFamilies = new WeakMap<Logger, Set<number>>();
+function warnUnrelayableFamilies(cfg: RelayConfig, peers: readonly Peer[], local: readonly Uint8Array[], log: Logger): void {
+  if (cfg.transport !== 'ip' || peers.length === 0) return;
+  const warned = warnedFamilies.get(log) ?? new Set<number>();
+  warnedFamilies.set(log, warned);
+  for (const family of [4, 6] as const) {
+    const len = family === 4 ? 4 : 16;
+    const served = cfg.vipNetworks.length > 0 ? cfg.vipNetworks.some((c) => c.address.byteLength === len) : local.some((a) => a.byteLength === len && !(len === 16 && a[0] === 0xfe && (a[1]! & 0xc0) === 0x80));
+    const reachable = peers.some((p) => p.addresses.some((a) => a.family === family));
+    if (served && !reachable && !warned.has(family)) {
+      warned.add(family);
+      log.warn(
+        { transport: 'ip', family: `IPv${family}` },
+        `no peer has an IPv${family} address, so --transport ip can never relay IPv${family} too-big messages ` +
+          `(they are counted as rejected{reason="no_peer_of_family"}); use --transport udp, which carries them to peers over ` +
+          `IPv${family === 4 ? 6 : 4}, or l2/broadcast on one segment, or give the peers IPv${family} addresses (192.0.2.11+2001:db8::11)`,
+      );
+    } else if (reachable) {
+      warned.delete(family);
+    }
+  }
+}
+
 /**
  * The capture rules this configuration needs, for operators who manage the
  * firewall themselves (`--print-rules nft|iptables`): the same text the
@@ -123,13 +163,12 @@ export async function relayRulesText(cfg: RelayConfig, format: 'nft' | 'iptables
       view.close();
     }
   }
-  const peers = cfg.peers.map((b) => ({ address: formatAddress(b), family: b.byteLength === 4 ? 4 : 6, bytes: b }) as Peer);
   return manualRules({
     uplinks,
     nflogGroup: cfg.nflogGroup,
     shards: cfg.workers,
     ...(cfg.transport === 'udp' ? { tunInterface: cfg.tunName, udpPort: cfg.relayPort } : {}),
-    peers: peerElements(peers),
+    peers: peerElements(cfg.peers),
     format,
   });
 }
@@ -180,11 +219,10 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
   const sendIfindex = byName.get(sendInterface) ?? 0;
 
   let local = await view.localAddresses();
-  const localText = () => local.map((a) => formatAddress(a));
   // --peers, or (when none are given) every other node's address from the Kubernetes API.
   let peerSource: StaticPeers | KubernetesPeers;
   if (cfg.peers.length > 0) {
-    peerSource = new StaticPeers(cfg.peers.map((b) => ({ address: formatAddress(b), family: b.byteLength === 4 ? 4 : 6, bytes: b }) as Peer));
+    peerSource = new StaticPeers(cfg.peers);
   } else {
     // Loaded on demand: the Kubernetes client alone costs ~0.6 s of start-up.
     const { loadKubeConfig } = await import('../k8s/client.js');
@@ -209,7 +247,7 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
     if (!(await k8sPeers.start())) throw new PathguardError('PG_UNSUPPORTED', 'listing Kubernetes nodes was interrupted');
   }
   const staticPeers = peerSource;
-  staticPeers.excludeLocal(localText());
+  staticPeers.excludeLocal(local);
   const key = cfg.keyFile ? await readKey(cfg.keyFile) : undefined;
   const tunName = cfg.transport === 'udp' ? cfg.tunName : undefined;
 
@@ -217,6 +255,7 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
   // Each peer is resolved on the uplink its route uses; a peer behind a gateway
   // or reached through another interface has no MAC the l2 transport can use.
   const uplinkIndexes = new Set(uplinks.map((u) => byName.get(u)).filter((i): i is number => i !== undefined));
+  /** Peer MACs (l2), by peer id. */
   let macs = new Map<string, { readonly mac: Uint8Array; readonly ifindex: number }>();
   // Each peer keeps its send-error counter while it stays in the set, so a
   // peer joining or leaving never moves another peer's count.
@@ -224,27 +263,33 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
   const peerCount = (slot: number) => stats.peerErrors(slot);
   const targets = (): PeerTarget[] => {
     const current = staticPeers.current();
-    slots.update(current.map((p) => p.address), peerCount);
+    slots.update(current.map((p) => p.id), peerCount);
     return current.map((p) => {
-      const index = slots.slotOf(p.address);
-      const m = macs.get(p.address);
-      return m ? { index, address: p.bytes, mac: m.mac, ifindex: m.ifindex } : { index, address: p.bytes };
+      const index = slots.slotOf(p.id);
+      const addresses = p.addresses.map((a) => a.bytes);
+      const m = macs.get(p.id);
+      return m ? { index, addresses, mac: m.mac, ifindex: m.ifindex } : { index, addresses };
     });
   };
   const refreshMacs = async (): Promise<void> => {
     if (cfg.transport !== 'l2') return;
-    const byIf = new Map<number, Peer[]>();
-    for (const p of staticPeers.current()) {
-      const r = await view.routeTo(p.bytes);
-      const ifindex = r?.onLink && uplinkIndexes.has(r.oif) ? r.oif : sendIfindex;
-      byIf.set(ifindex, [...(byIf.get(ifindex) ?? []), p]);
+    // Each peer's on-link addresses, grouped by the uplink they are on.
+    const byIf = new Map<number, { peer: Peer; addresses: Uint8Array[] }[]>();
+    for (const peer of staticPeers.current()) {
+      const onLink = new Map<number, Uint8Array[]>();
+      for (const a of peer.addresses) {
+        const r = await view.routeTo(a.bytes);
+        if (r?.onLink && uplinkIndexes.has(r.oif)) onLink.set(r.oif, [...(onLink.get(r.oif) ?? []), a.bytes]);
+      }
+      const [ifindex, addresses] = [...onLink][0] ?? [sendIfindex, peer.addresses.map((a) => a.bytes)];
+      byIf.set(ifindex, [...(byIf.get(ifindex) ?? []), { peer, addresses }]);
     }
     const next = new Map<string, { mac: Uint8Array; ifindex: number }>();
-    for (const [ifindex, peers] of byIf) {
-      const found = await view.neighbourMacs(ifindex, peers.map((p) => p.bytes));
-      for (const p of peers) {
-        const mac = found.get(addressKey(p.bytes));
-        if (mac) next.set(p.address, { mac, ifindex });
+    for (const [ifindex, entries] of byIf) {
+      const found = await view.neighbourMacs(ifindex, entries.flatMap((e) => e.addresses));
+      for (const { peer, addresses } of entries) {
+        const mac = addresses.map((a) => found.get(addressKey(a))).find((m) => m !== undefined);
+        if (mac) next.set(peer.id, { mac, ifindex });
       }
     }
     macs = next;
@@ -253,19 +298,18 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
   // Peer MACs mark replicas only for l2, the one transport whose replicas keep
   // the original source address; elsewhere a genuine message from a peer node
   // that also routes must not be mistaken for a replica.
-  const peersForFirewall = (): Peer[] => staticPeers.current().map((p) => {
-    const m = cfg.transport === 'l2' ? macs.get(p.address) : undefined;
-    return m ? { ...p, mac: formatMac(m.mac) } : p;
-  });
+  const firewallPeers = () => peerElements(staticPeers.current(), cfg.transport === 'l2' ? [...macs.values()].map((m) => formatMac(m.mac)) : []);
+  const unresolvedPeers = () => staticPeers.current().filter((p) => !macs.has(p.id)).map((p) => p.id);
   // l2 cannot send to a peer whose MAC is unknown: give resolution a moment before reporting ready.
   if (cfg.transport === 'l2') {
-    for (let i = 0; i < 20 && staticPeers.current().some((p) => !macs.has(p.address)); i++) {
+    for (let i = 0; i < 20 && unresolvedPeers().length > 0; i++) {
       await new Promise((r) => setTimeout(r, 100));
       await refreshMacs();
     }
-    const unresolved = staticPeers.current().filter((p) => !macs.has(p.address)).map((p) => p.address);
+    const unresolved = unresolvedPeers();
     if (unresolved.length > 0) log.warn({ unresolved }, 'no MAC yet for some peers (not on this link, or not answering ARP/ND); retrying every second');
   }
+  warnUnrelayableFamilies(cfg, staticPeers.current(), local, log);
 
   if (staticPeers.current().length === 0 && cfg.transport !== 'broadcast') {
     log.warn({ transport: cfg.transport }, 'no peers configured (--peers): captured messages have nowhere to go');
@@ -278,8 +322,8 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
   // the configuration) before anything starts; it is applied once NFLOG is bound.
   const rules = { uplinks, nflogGroup: cfg.nflogGroup, shards: cfg.workers, ...(tunName ? { tunInterface: tunName, udpPort: cfg.relayPort } : {}) };
   const ruleset = cfg.manageFirewall
-    ? relayRuleset({ ...rules, peers: peerElements(peersForFirewall()) }, { mode: 'replace' })
-    : manualRules({ ...rules, peers: peerElements(peersForFirewall()), format: 'nft' });
+    ? relayRuleset({ ...rules, peers: firewallPeers() }, { mode: 'replace' })
+    : manualRules({ ...rules, peers: firewallPeers(), format: 'nft' });
 
   // The data plane: one worker per NFLOG group. The nftables rules hash the
   // outer source to a group, so each worker sees all of some routers'
@@ -327,10 +371,10 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
         worker.on('message', (m: FromDataPlane) => {
           if (m.type === 'ready') resolve(m);
           else if (m.type === 'fatal') {
-            const err = new PathguardError('PG_UNSUPPORTED', m.message);
+            const err = reviveError(m.error);
             reject(err);
             if (!stopped) {
-              log.error({ code: m.code }, `data plane failed${which}: ${m.message}`);
+              log.error({ code: err.code }, `data plane failed${which}: ${err.message}`);
               void stop('data plane failed', 1);
             }
           } else if (m.type === 'debug') log.debug(m.fields, m.msg);
@@ -395,13 +439,14 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
     throw err;
   }
   firewallReady.ready();
-  log.info({ groups, transport: cfg.transport, peers: staticPeers.current().map((p) => p.address), dryRun: cfg.dryRun }, 'capturing');
+  log.info({ groups, transport: cfg.transport, peers: formatPeerList(staticPeers.current()), dryRun: cfg.dryRun }, 'capturing');
 
   if (info.tunName) await prepareTunForReplicas(info.tunName, view, local, log);
 
   // Metrics, health, readiness.
-  const peerErrors = () => slots.samples(staticPeers.current().map((p) => p.address), peerCount);
-  registerRelayMetrics(metrics.registry, { stats, transport: cfg.transport, peerErrors });
+  const peerErrors = () => slots.samples(staticPeers.current().map((p) => p.id), peerCount);
+  const refreshes = { changed: 0, unchanged: 0 };
+  registerRelayMetrics(metrics.registry, { stats, transport: cfg.transport, peerErrors, refreshes: () => refreshes });
   status.addLivenessCheck('capture loop', () => {
     const age = Date.now() - stats.get('heartbeat_ms');
     return age > STALL_MS ? `capture loop stalled for ${Math.round(age / 1000)} s` : undefined;
@@ -416,15 +461,38 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
     shutdown.add('ready file', () => ready_!.remove());
   }
 
-  // Keep peers, local addresses and MACs current.
+  // Keep peers, local addresses and MACs current, and quiet: a refresh
+  // derives the state the workers and the firewall need and changes them only
+  // when it differs from what is in force (neighbour tables churn all the
+  // time; a stable peer set must cost no nft process and no repost).
+  const inForce = { local: addressesKey(local), targets: targetsKey(targets()), firewall: JSON.stringify(firewallPeers()) };
   let timer: NodeJS.Timeout | undefined;
   const refresh = async (): Promise<void> => {
     local = await view.localAddresses();
-    staticPeers.excludeLocal(localText());
-    send({ type: 'local', addresses: local });
+    staticPeers.excludeLocal(local);
     await refreshMacs();
-    send({ type: 'peers', peers: targets() });
-    if (cfg.manageFirewall) await updatePeerSets(peerElements(peersForFirewall()));
+    let changed = false;
+    const localKey = addressesKey(local);
+    if (localKey !== inForce.local) {
+      send({ type: 'local', addresses: local });
+      inForce.local = localKey;
+      changed = true;
+    }
+    const next = targets();
+    const nextKey = targetsKey(next);
+    if (nextKey !== inForce.targets) {
+      send({ type: 'peers', peers: next });
+      inForce.targets = nextKey;
+      changed = true;
+    }
+    const elements = firewallPeers();
+    const fwKey = JSON.stringify(elements);
+    if (fwKey !== inForce.firewall) {
+      if (cfg.manageFirewall) await updatePeerSets(elements);
+      inForce.firewall = fwKey;
+      changed = true;
+    }
+    refreshes[changed ? 'changed' : 'unchanged']++;
   };
   const schedule = () => {
     if (timer || stopped) return;
@@ -433,8 +501,13 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
       refresh().catch((err) => log.warn({ err }, 'refreshing peers and addresses failed; will retry on the next change'));
     }, 200);
   };
-  const sub = view.watch(() => schedule());
-  const unsubscribe = staticPeers.subscribe(() => schedule());
+  // Neighbour events matter only to l2 (peer MACs), and only for peers' addresses.
+  const peerAddress = (dst: Uint8Array) => staticPeers.current().some((p) => p.addresses.some((a) => addressEqual(a.bytes, dst)));
+  const sub = view.watch(() => schedule(), cfg.transport === 'l2' ? { neighbours: peerAddress } : {});
+  const unsubscribe = staticPeers.subscribe((peers) => {
+    warnUnrelayableFamilies(cfg, peers, local, log);
+    schedule();
+  });
   // Send errors are counted per peer in the data plane; say so in the log too,
   // at most once per peer every 10 s, so a dead peer is visible without a flood of lines.
   let reported = new Map<string, number>();
@@ -450,7 +523,7 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
   sendErrors.unref();
   // Unresolved MACs (l2) are retried until every peer has one.
   const retry = setInterval(() => {
-    if (cfg.transport === 'l2' && staticPeers.current().some((p) => !macs.has(p.address))) schedule();
+    if (cfg.transport === 'l2' && unresolvedPeers().length > 0) schedule();
   }, 1000);
   shutdown.add('watches', () => {
     sub.close();
@@ -459,7 +532,7 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
     clearInterval(sendErrors);
     if (timer) clearTimeout(timer);
   });
-  if (cfg.transport === 'l2' && staticPeers.current().some((p) => !macs.has(p.address))) schedule();
+  if (cfg.transport === 'l2' && unresolvedPeers().length > 0) schedule();
 
   shutdown.install();
   return { done, stop: (reason) => stop(reason) };

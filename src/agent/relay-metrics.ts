@@ -35,6 +35,8 @@ export interface RelayMetricsOptions {
   readonly transport: string;
   /** Send errors per current peer (src/relay/peer-slots.ts), read at scrape time. */
   readonly peerErrors: () => readonly PeerErrorSample[];
+  /** Control-plane refreshes (peers, local addresses, MACs), by whether they changed what is in force. */
+  readonly refreshes: () => { readonly changed: number; readonly unchanged: number };
 }
 
 export function registerRelayMetrics(registry: Registry, o: RelayMetricsOptions): void {
@@ -43,7 +45,8 @@ export function registerRelayMetrics(registry: Registry, o: RelayMetricsOptions)
     collector(registry, metricName('relay', what, unit), help, type, () => [{ value: s.get(key) }]);
 
   scalar('received', 'packets_total', 'Packets read from the NFLOG group.', 'received');
-  scalar('relayed', 'messages_total', 'Too-big messages accepted for relaying (each fans out to the peers).', 'relayed');
+  scalar('relayed', 'messages_total', 'Too-big messages relayed: at least one replica was handed to the kernel (each fans out to the peers).', 'relayed');
+  scalar('dry_run', 'messages_total', '--dry-run: messages that would have been relayed (nothing is sent).', 'dry_run');
   scalar('deduplicated', 'messages_total', 'Messages not relayed because the same flow and MTU was relayed within the dedup window.', 'duplicate');
   scalar('loops', 'packets_total', 'Captured packets recognised as replicas from peers and not relayed again.', 'loop');
   scalar('nflog_overruns', 'total', 'Times the kernel dropped NFLOG messages because the socket buffer was full (ENOBUFS).', 'nflog_overruns');
@@ -61,6 +64,13 @@ export function registerRelayMetrics(registry: Registry, o: RelayMetricsOptions)
   collector(registry, metricName('relay', 'replicas_sent', 'total'), 'Replicas the kernel accepted for sending, by transport.', 'counter', () => [
     { value: s.get('replicas_sent'), labels: { transport: o.transport } },
   ]);
+  collector(registry, metricName('relay', 'peer_refreshes', 'total'), 'Refreshes of peers, local addresses and MACs: changed (workers or firewall updated) or unchanged (nothing touched).', 'counter', () => {
+    const r = o.refreshes();
+    return [
+      { value: r.changed, labels: { outcome: 'changed' } },
+      { value: r.unchanged, labels: { outcome: 'unchanged' } },
+    ];
+  });
   collector(registry, metricName('relay', 'rejected', 'packets_total'), 'Captured packets refused, by reason.', 'counter', () =>
     REJECT_REASONS.map((reason) => ({ value: s.rejected(reason), labels: { reason } })),
   );

@@ -1,14 +1,14 @@
 /**
- * Peers discovered from Kubernetes Node objects: every node's addresses
- * (status.addresses, InternalIP by default) except this node's own. A list
+ * Peers discovered from Kubernetes Node objects: one peer per node, with all
+ * of its addresses (status.addresses, InternalIP by default; a dual-stack node
+ * lists one of each family), except this node. A list
  * and watch of the nodes (src/k8s/informer.ts) keeps the set current; a
  * relist or a broken watch never empties it (the watcher delivers whole
  * snapshots only), so the relay keeps sending to the last known nodes.
  */
 import { ResourceWatcher, nodesResource, type KubeObject, type WatcherError } from '../k8s/informer.js';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { ConfigError } from '../errors.js';
-import { notifyAll, normalizePeers, parsePeerList, samePeers, type Peer, type PeerListener, type PeerSource } from './peer-set.js';
+import { localAddressSet, makePeer, normalizePeers, notifyAll, parsePeerAddress, samePeers, withoutLocal, type Peer, type PeerAddress, type PeerListener, type PeerSource } from './peer-set.js';
 
 export const NODE_ADDRESS_TYPES = ['InternalIP', 'ExternalIP'] as const;
 export type NodeAddressType = (typeof NODE_ADDRESS_TYPES)[number];
@@ -27,21 +27,21 @@ export interface KubernetesPeersOptions {
   readonly onError?: (e: WatcherError) => void;
 }
 
-/** The peers named by a snapshot of Node objects (pure; exported for tests). */
+/** The peers named by a snapshot of Node objects, one per node (pure; exported for tests). */
 export function peersFromNodes(nodes: readonly NodeObject[], opts: Pick<KubernetesPeersOptions, 'nodeName' | 'addressTypes'>): Peer[] {
   const types = new Set<string>(opts.addressTypes ?? ['InternalIP']);
   const out: Peer[] = [];
   for (const n of nodes) {
     if (n.metadata.name === opts.nodeName) continue;
+    const addresses: PeerAddress[] = [];
     for (const a of n.status?.addresses ?? []) {
-      if (!a.type || !types.has(a.type) || !a.address) continue;
-      try {
-        for (const p of parsePeerList([a.address])) out.push({ ...p, name: n.metadata.name });
-      } catch (err) {
-        // A node advertising an unusable address (loopback, link-local ...) is not a peer by that address.
-        if (!(err instanceof ConfigError)) throw err;
-      }
+      if (!a.type || !types.has(a.type) || typeof a.address !== 'string') continue;
+      // A node advertising an unusable address (loopback, link-local ...) is not reached by that address.
+      const r = parsePeerAddress(a.address);
+      if (typeof r !== 'string') addresses.push(r);
     }
+    const peer = makePeer(addresses, n.metadata.name);
+    if (peer) out.push(peer);
   }
   return normalizePeers(out);
 }
@@ -51,7 +51,7 @@ export class KubernetesPeers implements PeerSource {
   private readonly listeners = new Set<PeerListener>();
   private discovered: readonly Peer[] = [];
   private peers: readonly Peer[] = [];
-  private local = new Set<string>();
+  private local: ReadonlySet<string> = new Set<string>();
 
   constructor(kc: KubeConfig, opts: KubernetesPeersOptions = {}) {
     this.watcher = new ResourceWatcher<NodeObject>(kc, nodesResource(opts.labelSelector));
@@ -82,15 +82,15 @@ export class KubernetesPeers implements PeerSource {
     };
   }
 
-  /** The node's own addresses (canonical text), also dropped when its name is unknown. */
-  excludeLocal(localAddrs: Iterable<string>): void {
-    this.local = new Set(localAddrs);
+  /** The node's own addresses: a node holding any of them is this one, also when its name is unknown. */
+  excludeLocal(localAddrs: Iterable<string | Uint8Array>): void {
+    this.local = localAddressSet(localAddrs);
     this.update(this.discovered);
   }
 
   private update(found: readonly Peer[]): void {
     this.discovered = found;
-    const next = Object.freeze(found.filter((p) => !this.local.has(p.address)));
+    const next = withoutLocal(found, this.local);
     if (samePeers(next, this.peers)) return;
     this.peers = next;
     notifyAll(this.listeners, next);

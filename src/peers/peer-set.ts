@@ -2,31 +2,41 @@
  * The peer set: the other nodes the relay sends replicas to, and whose
  * replicas the firewall must recognise (peer_v4 / peer_v6 / peer_mac sets).
  *
+ * A peer is a node, not an address. A dual-stack node (a Node object with an
+ * IPv4 and an IPv6 InternalIP, or `--peers 192.0.2.11+2001:db8::11`) is one
+ * peer that gets one replica per message, carried over whichever of its
+ * addresses the transport needs. Every address of every peer still counts
+ * for recognising replicas and for accepting udp datagrams.
+ *
  * Everything that knows peers implements PeerSource. StaticPeers serves
- * `--peers` (a comma-separated list of IPv4/IPv6 addresses); Kubernetes
- * discovery (Node objects, InternalIP addresses) is meant to plug in behind
- * the same interface, with MACs filled in from the kernel neighbour table —
- * the relay and the firewall never learn which source they have.
+ * `--peers`; KubernetesPeers (kubernetes.ts) serves Node objects. The relay
+ * and the firewall never learn which source they have.
  *
  * Addresses are canonical text (dotted quad; RFC 5952 for IPv6, with
- * IPv4-mapped addresses folded to IPv4), so equal peers compare equal as
- * strings, and sets are kept sorted (IPv4 before IPv6, then by bytes) so that
- * "did the set change?" is a plain element-wise comparison.
+ * IPv4-mapped addresses folded to IPv4), so equal addresses compare equal as
+ * strings. A peer's addresses are sorted (IPv4 before IPv6, then by bytes)
+ * and peers are sorted by their first address, so "did the set change?" is
+ * a plain element-wise comparison.
  */
 import ipaddr from 'ipaddr.js';
-import { ConfigError, type ConfigProblem } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import type { PeerElements } from '../firewall/ruleset.js';
 
-export interface Peer {
+export interface PeerAddress {
   /** Canonical text form. */
   readonly address: string;
   readonly family: 4 | 6;
   /** Network-order address, 4 or 16 bytes. */
   readonly bytes: Uint8Array;
+}
+
+export interface Peer {
+  /** Stable identity: the node's name when the source knows it, else its first address. */
+  readonly id: string;
   /** The node's name, when the source knows it (Kubernetes). */
   readonly name?: string;
-  /** Lowercase colon-separated MAC, when known (needed by the l2 transport). */
-  readonly mac?: string;
+  /** The node's addresses: at least one, sorted, no duplicates. */
+  readonly addresses: readonly PeerAddress[];
 }
 
 /** Receives the whole new peer set after each real change. */
@@ -49,7 +59,7 @@ function fold(a: Parsed): Parsed {
   return a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress() ? (a as ipaddr.IPv6).toIPv4Address() : a;
 }
 
-function toPeer(a: Parsed): Peer {
+function toPeerAddress(a: Parsed): PeerAddress {
   const v4 = a.kind() === 'ipv4';
   return {
     address: v4 ? a.toString() : (a as ipaddr.IPv6).toRFC5952String(),
@@ -72,36 +82,109 @@ function parseAddress(text: string): Parsed | string {
   return a;
 }
 
-export function comparePeers(a: Peer, b: Peer): number {
+/** A peer address from text, or why it is not one (the same rules for --peers and Node objects). */
+export function parsePeerAddress(text: string): PeerAddress | string {
+  const r = parseAddress(text.trim());
+  return typeof r === 'string' ? r : toPeerAddress(r);
+}
+
+export function compareAddresses(a: PeerAddress, b: PeerAddress): number {
   if (a.family !== b.family) return a.family - b.family;
   for (let i = 0; i < a.bytes.length; i++) if (a.bytes[i] !== b.bytes[i]) return a.bytes[i]! - b.bytes[i]!;
   return 0;
 }
 
-/** Sorted, one entry per address (the first occurrence wins). */
-export function normalizePeers(peers: Iterable<Peer>): Peer[] {
-  const byAddr = new Map<string, Peer>();
-  for (const p of peers) if (!byAddr.has(p.address)) byAddr.set(p.address, p);
-  return [...byAddr.values()].sort(comparePeers);
+export function comparePeers(a: Peer, b: Peer): number {
+  return compareAddresses(a.addresses[0]!, b.addresses[0]!) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
 /**
- * Parses `--peers`: comma-separated addresses, surrounding blanks and empty
- * entries ignored, duplicates removed. Every bad entry is reported at once.
+ * One peer from its addresses (sorted, deduplicated); undefined when none is
+ * left. The id is the name when given, else the first address.
  */
-export function parsePeerList(list: string | readonly string[], field = 'peers'): Peer[] {
-  const entries = typeof list === 'string' ? list.split(',') : list;
-  const problems: ConfigProblem[] = [];
-  const peers: Peer[] = [];
-  entries.forEach((raw, i) => {
-    const text = raw.trim();
-    if (text === '') return;
-    const r = parseAddress(text);
-    if (typeof r === 'string') problems.push({ field: `${field}[${i}]`, value: text, expected: r });
-    else peers.push(toPeer(r));
+export function makePeer(addresses: Iterable<PeerAddress>, name?: string): Peer | undefined {
+  const byAddr = new Map<string, PeerAddress>();
+  for (const a of addresses) if (!byAddr.has(a.address)) byAddr.set(a.address, a);
+  if (byAddr.size === 0) return undefined;
+  const sorted = Object.freeze([...byAddr.values()].sort(compareAddresses));
+  return Object.freeze(name !== undefined ? { id: name, name, addresses: sorted } : { id: sorted[0]!.address, addresses: sorted });
+}
+
+/** Sorted by first address; a peer whose id was seen already is dropped (the first occurrence wins). */
+export function normalizePeers(peers: Iterable<Peer>): Peer[] {
+  const byId = new Map<string, Peer>();
+  for (const p of peers) if (!byId.has(p.id)) byId.set(p.id, p);
+  return [...byId.values()].sort(comparePeers);
+}
+
+/** The separator of one node's addresses in a --peers entry (`192.0.2.11+2001:db8::11`): never part of an address or a prefix. */
+export const PEER_ADDRESS_SEPARATOR = '+';
+
+/** One bad --peers entry: its index in the list, the bad value, what was expected. */
+export interface PeerEntryProblem {
+  readonly index: number;
+  readonly value: unknown;
+  readonly expected: string;
+}
+
+/**
+ * Parses `--peers`: comma-separated entries, one per node; an entry lists
+ * the node's addresses joined by `+` (`192.0.2.11+2001:db8::11`), so a
+ * dual-stack node is one peer. Surrounding blanks and empty entries are
+ * ignored, an address repeated inside an entry counts once. A YAML sequence
+ * item may itself be a sequence of one node's addresses. Returns the peers
+ * and every problem (a bad address, an address given for two nodes).
+ */
+export function parsePeerEntries(list: string | readonly unknown[]): { peers: Peer[]; problems: PeerEntryProblem[] } {
+  const entries: readonly unknown[] = typeof list === 'string' ? list.split(',') : list;
+  const problems: PeerEntryProblem[] = [];
+  const parsed: { index: number; peer: Peer; key: string }[] = [];
+  entries.forEach((raw, index) => {
+    const parts: unknown[] = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(PEER_ADDRESS_SEPARATOR) : [raw];
+    const texts = parts.map((p) => (typeof p === 'string' ? p.trim() : p));
+    if (texts.every((t) => t === '')) return;
+    const addresses: PeerAddress[] = [];
+    for (const value of texts) {
+      const r = typeof value === 'string' && value !== '' ? parsePeerAddress(value) : 'an IPv4 or IPv6 address';
+      if (typeof r === 'string') problems.push({ index, value, expected: texts.length > 1 ? `${r} (in ${texts.join(PEER_ADDRESS_SEPARATOR)})` : r });
+      else addresses.push(r);
+    }
+    const peer = makePeer(addresses);
+    if (peer) parsed.push({ index, peer, key: peer.addresses.map((a) => a.address).join(PEER_ADDRESS_SEPARATOR) });
   });
-  if (problems.length > 0) throw new ConfigError(problems);
-  return normalizePeers(peers);
+  // The same node written twice (any spelling) is one peer; an address shared by two different nodes is a mistake.
+  const owner = new Map<string, { index: number; key: string }>();
+  const seen = new Set<string>();
+  const peers: Peer[] = [];
+  for (const e of parsed) {
+    if (seen.has(e.key)) continue;
+    let clash = false;
+    for (const a of e.peer.addresses) {
+      const o = owner.get(a.address);
+      if (o !== undefined) {
+        problems.push({ index: e.index, value: a.address, expected: `an address of one node only (entry ${o.index} is another node with it)` });
+        clash = true;
+      }
+    }
+    if (clash) continue;
+    for (const a of e.peer.addresses) owner.set(a.address, e);
+    seen.add(e.key);
+    peers.push(e.peer);
+  }
+  problems.sort((a, b) => a.index - b.index);
+  return { peers: normalizePeers(peers), problems };
+}
+
+/** parsePeerEntries(), throwing one ConfigError (fields `peers[i]`) when anything is wrong. */
+export function parsePeerList(list: string | readonly unknown[], field = 'peers'): Peer[] {
+  const { peers, problems } = parsePeerEntries(list);
+  if (problems.length > 0) throw new ConfigError(problems.map((p) => ({ field: `${field}[${p.index}]`, value: p.value, expected: p.expected })));
+  return peers;
+}
+
+/** The text form of a peer list, as --peers takes it (round-trips through parsePeerList). */
+export function formatPeerList(peers: readonly Peer[]): string {
+  return peers.map((p) => p.addresses.map((a) => a.address).join(PEER_ADDRESS_SEPARATOR)).join(',');
 }
 
 /** Canonical text of a local address given as text or as 4/16 network-order bytes. */
@@ -117,26 +200,41 @@ function canonicalLocal(a: string | Uint8Array, i: number): string {
   } else {
     throw new ConfigError([{ field: `localAddrs[${i}]`, value: a.length, expected: '4 or 16 address bytes' }]);
   }
-  return toPeer(fold(parsed)).address;
+  return toPeerAddress(fold(parsed)).address;
 }
 
-/** True when both lists hold the same peers with the same names and MACs (both sorted). */
+/** The canonical text of each local address (for excludeLocal). */
+export function localAddressSet(localAddrs: Iterable<string | Uint8Array>): Set<string> {
+  let i = 0;
+  const local = new Set<string>();
+  for (const a of localAddrs) local.add(canonicalLocal(a, i++));
+  return local;
+}
+
+/** The peers that are not this node: a peer any of whose addresses is local is this node. */
+export function withoutLocal(peers: readonly Peer[], local: ReadonlySet<string>): readonly Peer[] {
+  return Object.freeze(peers.filter((p) => !p.addresses.some((a) => local.has(a.address))));
+}
+
+/** True when both lists hold the same peers with the same names and addresses (both sorted). */
 export function samePeers(a: readonly Peer[], b: readonly Peer[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!;
     const y = b[i]!;
-    if (x.address !== y.address || x.name !== y.name || x.mac !== y.mac) return false;
+    if (x.id !== y.id || x.name !== y.name || x.addresses.length !== y.addresses.length) return false;
+    for (let j = 0; j < x.addresses.length; j++) if (x.addresses[j]!.address !== y.addresses[j]!.address) return false;
   }
   return true;
 }
 
-/** The firewall's set elements for a peer list. */
-export function peerElements(peers: readonly Peer[]): PeerElements {
+/** The firewall's set elements: every address of every peer, and the peers' MACs (l2 only). */
+export function peerElements(peers: readonly Peer[], macs: Iterable<string> = []): PeerElements {
+  const all = peers.flatMap((p) => p.addresses);
   return {
-    v4: peers.filter((p) => p.family === 4).map((p) => p.address),
-    v6: peers.filter((p) => p.family === 6).map((p) => p.address),
-    mac: [...new Set(peers.flatMap((p) => (p.mac !== undefined ? [p.mac] : [])))],
+    v4: all.filter((a) => a.family === 4).map((a) => a.address),
+    v6: all.filter((a) => a.family === 6).map((a) => a.address),
+    mac: [...new Set(macs)].sort(),
   };
 }
 
@@ -157,7 +255,7 @@ export function notifyAll(listeners: Iterable<PeerListener>, peers: readonly Pee
   if (errors.length > 1) throw new AggregateError(errors, `${errors.length} peer listeners failed`);
 }
 
-/** Peers from configuration, minus the node's own addresses. */
+/** Peers from configuration, minus the node itself. */
 export class StaticPeers implements PeerSource {
   private readonly configured: readonly Peer[];
   private peers: readonly Peer[];
@@ -187,14 +285,11 @@ export class StaticPeers implements PeerSource {
   /**
    * Replaces the set of the node's own addresses (all of them, as rtnetlink
    * reports them now). The same `--peers` list is given to every node, so
-   * each node drops itself here. Listeners hear about it only when the
-   * resulting peer set changes.
+   * each node drops itself here: the peer any of whose addresses is local.
+   * Listeners hear about it only when the resulting peer set changes.
    */
   excludeLocal(localAddrs: Iterable<string | Uint8Array>): void {
-    let i = 0;
-    const local = new Set<string>();
-    for (const a of localAddrs) local.add(canonicalLocal(a, i++));
-    const next = Object.freeze(this.configured.filter((p) => !local.has(p.address)));
+    const next = withoutLocal(this.configured, localAddressSet(localAddrs));
     if (samePeers(next, this.peers)) return;
     this.peers = next;
     notifyAll(this.listeners, next);

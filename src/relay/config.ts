@@ -35,6 +35,8 @@ import { DEDUP_DEFAULTS } from './dedup.js';
 import { formatCidr, parseCidr, type Cidr } from './prefix-set.js';
 import { RATE_LIMIT_DEFAULTS } from './rate-limiter.js';
 import { MAX_SHARDS } from '../firewall/ruleset.js';
+import { parsePeerEntries, type Peer } from '../peers/peer-set.js';
+import { z } from 'zod';
 
 export const TRANSPORTS = ['udp', 'l2', 'broadcast', 'ip'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
@@ -78,6 +80,23 @@ export function address(): ReturnType<typeof parser<Uint8Array>> {
       if (err instanceof DecodeError) return FAIL;
       throw err;
     }
+  });
+}
+
+/**
+ * --peers: the same validation as peers from Node objects (parsePeerEntries):
+ * unicast addresses only, IPv4-mapped folded to IPv4, `+` joining one node's
+ * addresses. Each bad entry is its own issue, at its index.
+ */
+export function peerList(): z.ZodType<Peer[], unknown> {
+  return z.unknown().transform((raw, ctx): Peer[] => {
+    if (typeof raw !== 'string' && !Array.isArray(raw)) {
+      ctx.issues.push({ code: 'custom', message: 'a comma-separated list of peers or a YAML sequence', input: raw });
+      return z.NEVER;
+    }
+    const { peers, problems } = parsePeerEntries(raw);
+    for (const p of problems) ctx.issues.push({ code: 'custom', message: p.expected, input: p.value, path: [p.index] });
+    return problems.length > 0 ? z.NEVER : peers;
   });
 }
 
@@ -128,9 +147,9 @@ export const RELAY_FIELDS = {
     help: 'UDP port pathguard agents exchange replicas on (--transport udp)',
   }),
   peers: field({
-    schema: list(address()),
-    default: [] as Uint8Array[],
-    help: 'peer node addresses, comma-separated, IPv4 and/or IPv6 (default: discovered from Kubernetes Node objects)',
+    schema: peerList(),
+    default: [] as Peer[],
+    help: 'peer nodes, comma-separated; join one node\'s IPv4 and IPv6 addresses with + so it is one peer (192.0.2.11+2001:db8::11,192.0.2.12); every node gets every message once, over an address of the message\'s family when it has one (default: from Kubernetes Node objects)',
   }),
   nodeName: field({
     env: ['NODE_NAME', 'PMTUD_NODENAME'],
@@ -238,8 +257,8 @@ export interface RelayConfig {
   readonly iface: readonly string[];
   readonly transport: Transport;
   readonly relayPort: number;
-  /** Static peers (4 or 16 bytes each); empty means discover them. */
-  readonly peers: readonly Uint8Array[];
+  /** Static peers, one per node; empty means discover them. */
+  readonly peers: readonly Peer[];
   readonly nodeName?: string;
   readonly vipNetworks: readonly Cidr[];
   readonly ignoreNetworks: readonly Cidr[];
@@ -299,7 +318,7 @@ const VALUE_NAMES: Readonly<Partial<Record<RelayFieldKey, string>>> = {
   iface: 'name',
   transport: 'kind',
   relayPort: 'port',
-  peers: 'addrs',
+  peers: 'peers',
   nodeName: 'name',
   vipNetworks: 'cidrs',
   ignoreNetworks: 'cidrs',
@@ -429,7 +448,7 @@ export function relayConfig(
     iface: Object.freeze([...new Set(v.iface)]),
     transport: v.transport,
     relayPort: v.relayPort,
-    peers: Object.freeze(v.peers.map((p) => Uint8Array.from(p))),
+    peers: Object.freeze(v.peers),
     vipNetworks: Object.freeze(v.vipNetworks.map((c) => Object.freeze({ ...c }))),
     ignoreNetworks: Object.freeze(v.ignoreNetworks.map((c) => Object.freeze({ ...c }))),
     ports: Object.freeze(ports),

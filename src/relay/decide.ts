@@ -58,7 +58,8 @@ export interface PacketMeta {
 
 /** Plain counters per outcome, for the I/O part to export (pathguard_relay_*). */
 export interface RelayCounters {
-  relayed: number;
+  /** Messages decided 'relay'. Relayed is what the transport then delivered, counted by the data plane. */
+  accepted: number;
   duplicate: number;
   loop: number;
   readonly rateLimited: Record<RateLimit, number>;
@@ -89,7 +90,7 @@ export interface RelayStateOptions {
 
 function zeroCounters(): RelayCounters {
   return {
-    relayed: 0,
+    accepted: 0,
     duplicate: 0,
     loop: 0,
     rateLimited: Object.fromEntries(RATE_LIMIT.map((r) => [r, 0])) as Record<RateLimit, number>,
@@ -189,6 +190,6 @@ export function decide(packet: Uint8Array, meta: PacketMeta, state: RelayState):
     c.rateLimited[limited]++;
     return RATE_LIMITED[limited];
   }
-  c.relayed++;
+  c.accepted++;
   return { kind: 'relay', tooBig: tb };
 }

@@ -32,7 +32,8 @@ export const MAX_PEER_SLOTS = 256;
 
 const SCALARS = [
   'received', // packets read from NFLOG
-  'relayed', // messages decided 'relay'
+  'relayed', // messages of which at least one replica was handed to the kernel
+  'dry_run', // --dry-run: messages that would have been relayed
   'duplicate',
   'loop',
   'replicas_sent', // frames/datagrams the kernel accepted

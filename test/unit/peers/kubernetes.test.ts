@@ -8,24 +8,30 @@ function node(name: string, addresses: [string, string][]) {
   return { metadata: { name }, status: { addresses: addresses.map(([type, address]) => ({ type, address })) } };
 }
 
-test('peersFromNodes keeps InternalIPs of other nodes, canonical and sorted, and skips unusable ones', () => {
+const ids = (ps: readonly { addresses: readonly { address: string }[] }[]) => ps.map((p) => p.addresses.map((a) => a.address).join('+'));
+
+test('peersFromNodes makes one peer per other node with its InternalIPs, canonical and sorted, and skips unusable ones', () => {
   const peers = peersFromNodes(
     [
       node('a', [['InternalIP', '192.0.2.11'], ['Hostname', 'a'], ['InternalIP', '2001:db8:1:0::11']]),
       node('b', [['InternalIP', '192.0.2.12'], ['ExternalIP', '203.0.113.12']]),
       node('c', [['InternalIP', '127.0.0.1'], ['InternalIP', 'not-an-ip'], ['InternalIP', '192.0.2.13']]),
+      node('d', [['InternalIP', '2001:db8:1::14'], ['InternalIP', '192.0.2.14']]),
+      node('e', [['InternalIP', '::1']]),
     ],
     { nodeName: 'a' },
   );
   assert.deepEqual(
-    peers.map((p) => [p.address, p.name]),
+    peers.map((p) => [ids([p])[0], p.name, p.id]),
     [
-      ['192.0.2.12', 'b'],
-      ['192.0.2.13', 'c'],
+      ['192.0.2.12', 'b', 'b'],
+      ['192.0.2.13', 'c', 'c'],
+      ['192.0.2.14+2001:db8:1::14', 'd', 'd'],
     ],
+    'a dual-stack node is one peer; a node with no usable address is none',
   );
   const withExternal = peersFromNodes([node('b', [['InternalIP', '192.0.2.12'], ['ExternalIP', '203.0.113.12']])], { addressTypes: ['ExternalIP'] });
-  assert.deepEqual(withExternal.map((p) => p.address), ['203.0.113.12']);
+  assert.deepEqual(ids(withExternal), ['203.0.113.12']);
 });
 
 test('KubernetesPeers follows nodes joining and leaving, never lists itself, and excludes local addresses', async () => {
@@ -34,18 +40,19 @@ test('KubernetesPeers follows nodes joining and leaving, never lists itself, and
   api.apply(T.Node, node('b', [['InternalIP', '192.0.2.12']]));
   const peers = new KubernetesPeers(api.kubeConfig(), { nodeName: 'self' });
   const seen: string[][] = [];
-  peers.subscribe((p) => seen.push(p.map((x) => x.address)));
+  peers.subscribe((p) => seen.push(ids(p)));
   try {
     assert.equal(await peers.start(), true);
-    assert.deepEqual(peers.current().map((p) => p.address), ['192.0.2.12']);
+    assert.deepEqual(ids(peers.current()), ['192.0.2.12']);
     api.apply(T.Node, node('c', [['InternalIP', '192.0.2.13'], ['InternalIP', '2001:db8:1::13']]));
-    await waitFor(() => peers.current().length === 3, 'node c to join');
-    assert.deepEqual(peers.current().map((p) => p.address), ['192.0.2.12', '192.0.2.13', '2001:db8:1::13']);
-    peers.excludeLocal(['192.0.2.13']);
-    assert.deepEqual(peers.current().map((p) => p.address), ['192.0.2.12', '2001:db8:1::13']);
+    await waitFor(() => peers.current().length === 2, 'node c to join');
+    assert.deepEqual(ids(peers.current()), ['192.0.2.12', '192.0.2.13+2001:db8:1::13']);
+    peers.excludeLocal(['2001:db8:1::13']);
+    assert.deepEqual(ids(peers.current()), ['192.0.2.12'], 'a node holding a local address is this node');
+    peers.excludeLocal([]);
     api.remove(T.Node, undefined, 'b');
     await waitFor(() => peers.current().length === 1, 'node b to leave');
-    assert.deepEqual(peers.current().map((p) => p.address), ['2001:db8:1::13']);
+    assert.deepEqual(ids(peers.current()), ['192.0.2.13+2001:db8:1::13']);
     // Every update the relay heard was a real change.
     for (let i = 1; i < seen.length; i++) assert.notDeepEqual(seen[i], seen[i - 1]);
   } finally {

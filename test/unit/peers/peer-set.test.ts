@@ -6,19 +6,20 @@ import {
   StaticPeers,
   notifyAll,
   parsePeerList,
+  formatPeerList,
   peerElements,
   samePeers,
   type Peer,
   type PeerSource,
 } from '../../../src/peers/peer-set.js';
 
-const addrs = (ps: readonly Peer[]) => ps.map((p) => p.address);
+const addrs = (ps: readonly Peer[]) => ps.map((p) => p.addresses.map((a) => a.address).join('+'));
 
 test('--peers: canonical form, duplicates removed (also across spellings), IPv4 before IPv6, sorted by bytes', () => {
   const ps = parsePeerList(' 2001:DB8:0:0::10 ,198.51.100.7,192.0.2.10,, 192.0.2.9,2001:db8::10,::ffff:192.0.2.9,2001:db8::2 ');
   assert.deepEqual(addrs(ps), ['192.0.2.9', '192.0.2.10', '198.51.100.7', '2001:db8::2', '2001:db8::10']);
   assert.deepEqual(
-    ps.map((p) => [p.family, [...p.bytes]]),
+    ps.map((p) => [p.addresses[0]!.family, [...p.addresses[0]!.bytes]]),
     [
       [4, [192, 0, 2, 9]],
       [4, [192, 0, 2, 10]],
@@ -28,7 +29,7 @@ test('--peers: canonical form, duplicates removed (also across spellings), IPv4 
     ],
   );
   assert.equal(ps[0]!.name, undefined);
-  assert.equal(ps[0]!.mac, undefined);
+  assert.equal(ps[0]!.id, '192.0.2.9', 'without a name, a peer is known by its first address');
 });
 
 test('an empty list is no peers', () => {
@@ -136,14 +137,48 @@ test('StaticPeers is a PeerSource (the seam Kubernetes discovery will implement)
   assert.equal(source.current().length, 1);
 });
 
-test('peerElements splits by family and collects known MACs once', () => {
-  const [a, b] = parsePeerList('192.0.2.1,2001:db8::1');
-  const withMac: Peer[] = [
-    { ...a!, mac: '02:00:5e:00:53:01', name: 'node-a' },
-    { ...b!, mac: '02:00:5e:00:53:01', name: 'node-a' },
-  ];
-  assert.deepEqual(peerElements(withMac), { v4: ['192.0.2.1'], v6: ['2001:db8::1'], mac: ['02:00:5e:00:53:01'] });
-  assert.equal(samePeers(withMac, parsePeerList('192.0.2.1,2001:db8::1')), false, 'a MAC or name change is a change');
+test('peerElements lists every address of every peer by family, and the MACs given once', () => {
+  const peers = parsePeerList('192.0.2.1+2001:db8::1,2001:db8::2');
+  assert.deepEqual(peerElements(peers, ['02:00:5e:00:53:02', '02:00:5e:00:53:01', '02:00:5e:00:53:01']), {
+    v4: ['192.0.2.1'],
+    v6: ['2001:db8::1', '2001:db8::2'],
+    mac: ['02:00:5e:00:53:01', '02:00:5e:00:53:02'],
+  });
+  assert.deepEqual(peerElements(peers).mac, []);
+});
+
+test('a node listed by two addresses (a+b) is one peer with both, in canonical order', () => {
+  const ps = parsePeerList('2001:DB8::11+192.0.2.11, 192.0.2.12 ,2001:db8::13+2001:db8::14');
+  assert.deepEqual(addrs(ps), ['192.0.2.11+2001:db8::11', '192.0.2.12', '2001:db8::13+2001:db8::14']);
+  assert.equal(ps.length, 3, 'one peer per node');
+  assert.equal(ps[0]!.id, '192.0.2.11');
+  assert.deepEqual(addrs(parsePeerList(formatPeerList(ps))), addrs(ps), 'formatPeerList round-trips');
+  // The same through a YAML sequence, where an item may itself be a list of one node's addresses.
+  assert.deepEqual(addrs(parsePeerList([['192.0.2.11', '2001:db8::11'], '192.0.2.12'])), ['192.0.2.11+2001:db8::11', '192.0.2.12']);
+  // An address repeated inside one entry counts once; the same node written twice is one peer.
+  assert.deepEqual(addrs(parsePeerList('192.0.2.11+192.0.2.11,192.0.2.11')), ['192.0.2.11']);
+});
+
+test('an address given for two nodes, or a bad half of a pair, is an error naming the entry', () => {
+  assert.throws(() => parsePeerList('192.0.2.11+2001:db8::11,192.0.2.12+2001:db8::11', '--peers'), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.deepEqual(err.problems.map((p) => [p.field, p.value]), [['--peers[1]', '2001:db8::11']]);
+    assert.match(err.problems[0]!.expected, /one node only/);
+    return true;
+  });
+  assert.throws(() => parsePeerList('192.0.2.11+::1,192.0.2.12+', '--peers'), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.deepEqual(err.problems.map((p) => [p.field, p.value]), [['--peers[0]', '::1'], ['--peers[1]', '']]);
+    assert.match(err.problems[0]!.expected, /loopback/);
+    return true;
+  });
+  assert.throws(() => parsePeerList('192.0.2.0/24+2001:db8::/64'), /not a prefix/);
+});
+
+test('a node any of whose addresses is local is this node: excludeLocal drops all of it', () => {
+  const peers = StaticPeers.fromList('192.0.2.11+2001:db8::11,192.0.2.12+2001:db8::12');
+  peers.excludeLocal(['2001:db8::11']);
+  assert.deepEqual(addrs(peers.current()), ['192.0.2.12+2001:db8::12']);
 });
 
 test('property: parsing is idempotent on canonical output and order-independent', () => {
@@ -154,7 +189,7 @@ test('property: parsing is idempotent on canonical output and order-independent'
   fc.assert(
     fc.property(fc.array(fc.oneof(v4, v6), { maxLength: 12 }), (list) => {
       const ps = parsePeerList(list.join(','));
-      assert.deepEqual(addrs(parsePeerList(addrs(ps).join(','))), addrs(ps));
+      assert.deepEqual(addrs(parsePeerList(formatPeerList(ps))), addrs(ps));
       assert.ok(samePeers(parsePeerList([...list].reverse()), ps));
       assert.equal(new Set(addrs(ps)).size, ps.length);
     }),

@@ -4,7 +4,6 @@ import { ConfigError } from '../../../src/errors.js';
 import { relayConfig, RELAY_FIELDS, RELAY_FLAGS, rate, type RelayConfig } from '../../../src/relay/config.js';
 import { decide, RelayState } from '../../../src/relay/decide.js';
 import { formatCidr } from '../../../src/relay/prefix-set.js';
-import { formatAddress } from '../../../src/wire/ip-address.js';
 import { V4_UDP, V6_UDP } from './too-big-variant.js';
 
 function problems(fn: () => unknown): { field: string; value: unknown; expected: string }[] {
@@ -104,7 +103,7 @@ test('lists: peers, prefixes of both families, ports with ranges', () => {
     {},
     { ignoreNetworks: ['203.0.113.7/24', '2001:db8:ff::1'] },
   );
-  assert.deepEqual(c.peers.map(formatAddress), ['192.0.2.11', '2001:db8::11']);
+  assert.deepEqual(c.peers.map((p) => p.id), ['192.0.2.11', '2001:db8::11']);
   assert.deepEqual(c.vipNetworks.map(formatCidr), ['198.51.100.0/24', '2001:db8:100::/48']);
   assert.deepEqual(c.ignoreNetworks.map(formatCidr), ['203.0.113.0/24', '2001:db8:ff::1/128']);
   assert.deepEqual(c.ports, [443, 8000, 8001, 8002]);
@@ -180,7 +179,7 @@ test('RELAY_FLAGS: one complete definition per field for the CLI', () => {
 
 test('a validated config builds the decision state directly', () => {
   const c = relayConfig({ vipNetworks: '192.0.2.0/24,2001:db8:1::/64', peers: '198.51.100.20' }, {}, undefined);
-  const s = new RelayState(c);
+  const s = new RelayState({ ...c, peers: c.peers.flatMap((p) => p.addresses.map((a) => a.bytes)) });
   assert.equal(decide(V4_UDP, { ifindex: 1, now: 0 }, s).kind, 'relay');
   assert.equal(decide(V6_UDP, { ifindex: 1, now: 0 }, s).kind, 'relay');
   assert.equal(decide(V4_UDP, { ifindex: 1, now: 1 }, s).kind, 'duplicate');

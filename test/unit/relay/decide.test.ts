@@ -27,7 +27,7 @@ function state(o: RelayStateOptions = {}): RelayState {
 function total(s: RelayState): number {
   const c = s.counters;
   const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
-  return c.relayed + c.duplicate + c.loop + sum(c.rateLimited) + sum(c.rejected);
+  return c.accepted + c.duplicate + c.loop + sum(c.rateLimited) + sum(c.rejected);
 }
 
 test('the captured frag-needed and packet-too-big are relayed, with the flow they quote', () => {
@@ -46,7 +46,7 @@ test('the captured frag-needed and packet-too-big are relayed, with the flow the
     assert.equal(d.tooBig.mtu, 1400);
     assert.equal(tooBigKey(d.tooBig.flow, d.tooBig.mtu), flows[i]);
   }
-  assert.equal(s.counters.relayed, 4);
+  assert.equal(s.counters.accepted, 4);
 });
 
 test('decoder rejections come through with their reason', () => {
