@@ -26,6 +26,7 @@ import { ConfigError, PathguardError, UnsupportedError, reviveError } from '../e
 import type { RelayConfig } from '../relay/config.js';
 import { CombinedStats, MAX_PEER_SLOTS, RelayStats, type StatsReader } from '../relay/stats.js';
 import { PeerSlots } from '../relay/peer-slots.js';
+import { unrelayableFamilies } from '../relay/families.js';
 import type { PeerTarget } from '../relay/transports.js';
 import type { DataPlaneInit, FromDataPlane, ToDataPlane } from '../relay/data-plane.js';
 import { NodeView } from './node-view.js';
@@ -117,33 +118,25 @@ function targetsKey(targets: readonly PeerTarget[]): string {
   return targets.map((t) => `${t.index}=${t.addresses.map(addressKey).join('+')}@${t.mac ? formatMac(t.mac) : ''}/${t.ifindex ?? ''}`).join(',');
 }
 
-/**
- * `--transport ip` re-originates each ICMP message and so can only relay a
- * family to peers with an address of that family. Says so once when the
- * configuration can never relay one family this node may be asked to: IPv6
- * (or IPv4) service prefixes, or local addresses when none are given, and no
- * peer with an address of that family. The other transports carry both.
- */
+/** Warns once per family that the configuration can never relay (see unrelayableFamilies()); again only after it could. */
 const warnedFamilies = new WeakMap<Logger, Set<number>>();
 function warnUnrelayableFamilies(cfg: RelayConfig, peers: readonly Peer[], local: readonly Uint8Array[], log: Logger): void {
-  if (cfg.transport !== 'ip' || peers.length === 0) return;
   const warned = warnedFamilies.get(log) ?? new Set<number>();
   warnedFamilies.set(log, warned);
+  const now = new Set(unrelayableFamilies({ transport: cfg.transport, vipNetworks: cfg.vipNetworks, peers, local }));
   for (const family of [4, 6] as const) {
-    const len = family === 4 ? 4 : 16;
-    const served = cfg.vipNetworks.length > 0 ? cfg.vipNetworks.some((c) => c.address.byteLength === len) : local.some((a) => a.byteLength === len && !(len === 16 && a[0] === 0xfe && (a[1]! & 0xc0) === 0x80));
-    const reachable = peers.some((p) => p.addresses.some((a) => a.family === family));
-    if (served && !reachable && !warned.has(family)) {
-      warned.add(family);
-      log.warn(
-        { transport: 'ip', family: `IPv${family}` },
-        `no peer has an IPv${family} address, so --transport ip can never relay IPv${family} too-big messages ` +
-          `(they are counted as rejected{reason="no_peer_of_family"}); use --transport udp, which carries them to peers over ` +
-          `IPv${family === 4 ? 6 : 4}, or l2/broadcast on one segment, or give the peers IPv${family} addresses (192.0.2.11+2001:db8::11)`,
-      );
-    } else if (reachable) {
+    if (!now.has(family)) {
       warned.delete(family);
+      continue;
     }
+    if (warned.has(family)) continue;
+    warned.add(family);
+    log.warn(
+      { transport: 'ip', family: `IPv${family}` },
+      `no peer has an IPv${family} address, so --transport ip can never relay IPv${family} too-big messages ` +
+        `(they are counted as rejected{reason="no_peer_of_family"}); use --transport udp, which carries them to peers over ` +
+        `IPv${family === 4 ? 6 : 4}, or l2/broadcast on one segment, or give the peers IPv${family} addresses (192.0.2.11+2001:db8::11)`,
+    );
   }
 }
 
@@ -465,6 +458,13 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
   // derives the state the workers and the firewall need and changes them only
   // when it differs from what is in force (neighbour tables churn all the
   // time; a stable peer set must cost no nft process and no repost).
+  // Start-up itself changed addresses (the TUN device's): the workers learn them before the first comparison.
+  const fresh = await view.localAddresses();
+  if (addressesKey(fresh) !== addressesKey(local)) {
+    local = fresh;
+    staticPeers.excludeLocal(local);
+    send({ type: 'local', addresses: local });
+  }
   const inForce = { local: addressesKey(local), targets: targetsKey(targets()), firewall: JSON.stringify(firewallPeers()) };
   let timer: NodeJS.Timeout | undefined;
   const refresh = async (): Promise<void> => {

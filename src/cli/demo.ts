@@ -13,6 +13,7 @@ interface DemoFlags {
   check?: boolean;
   transport?: string[];
   family?: string[];
+  peerFamily?: string[];
   bytes: string;
   timeout: string;
   json?: boolean;
@@ -40,6 +41,11 @@ export function register(program: Command): void {
     .option('--check', 'run every transport for IPv4 and IPv6 and exit 0 only when the fix is observed in each')
     .addOption(new Option('--transport <name...>', 'transports to show (default: udp; with --check: all)').choices(DEMO_TRANSPORTS))
     .addOption(new Option('--family <n...>', 'address families to show').choices(['4', '6']).default(['4', '6']))
+    .addOption(
+      new Option('--peer-family <n...>', 'families of the node addresses the relays know each other by: 4 alone is the usual cluster (IPv4 nodes, dual-stack services)')
+        .choices(['4', '6'])
+        .default(['4', '6']),
+    )
     .option('--bytes <n>', 'size of the download', '2000000')
     .option('--timeout <seconds>', 'a download slower than this counts as stalled', '4')
     .option('--json', 'print the result as JSON instead of text')
@@ -52,6 +58,7 @@ export function register(program: Command): void {
       if (!(timeoutS > 0)) throw new UsageError(`--timeout: got ${flags.timeout}, expected a positive number of seconds`);
       const transports = (flags.transport ?? (flags.check ? [...DEMO_TRANSPORTS] : ['udp'])) as DemoTransport[];
       const families = (flags.family ?? ['4', '6']).map(Number) as Family[];
+      const peerFamilies = [...new Set(flags.peerFamily ?? ['4', '6'])].map(Number) as Family[];
       const say = flags.json ? () => undefined : (line: string) => process.stdout.write(`${line}\n`);
       let interrupted = false;
       let teardown: (() => Promise<void>) | undefined;
@@ -68,6 +75,7 @@ export function register(program: Command): void {
         const result = await runDemo({
           transports,
           families,
+          peerFamilies,
           bytes,
           timeoutS,
           pathguardBin: fileURLToPath(new URL('../../../bin/pathguard', import.meta.url)),

@@ -27,7 +27,13 @@ export interface DemoRun {
   readonly ownerMtu?: number;
   /** Messages each node's relay relayed (its pathguard_relay_relayed_messages_total), by node name. */
   readonly relayed?: Readonly<Record<string, number>>;
-  /** What was expected: a stall without the relay, completion with it. */
+  /** Messages each node's relay could send to no peer (rejected{reason="no_peer_of_family"}), by node name. */
+  readonly noPeerOfFamily?: Readonly<Record<string, number>>;
+  /**
+   * What was expected: a stall without the relay, completion with it; with
+   * `--transport ip` and no peer address of the run's family, a stall that the
+   * ICMP's node explains as no_peer_of_family.
+   */
   readonly asExpected: boolean;
 }
 
@@ -50,15 +56,22 @@ export interface DemoOptions {
   readonly say: (line: string) => void;
   /** Lets Ctrl-C tear the lab down. */
   readonly onLab?: (lab: Lab) => void;
+  /**
+   * The families of the node addresses the relays know each other by
+   * (default both: each node is one dual-stack peer, `v4+v6`). [4] is the
+   * common cluster shape: IPv4 node addresses, dual-stack service addresses.
+   */
+  readonly peerFamilies?: readonly Family[];
 }
 
 interface RelayFleet {
   stop(): Promise<void>;
 }
 
-async function startRelays(l: EcmpLab, transport: DemoTransport, bin: string): Promise<RelayFleet> {
+async function startRelays(l: EcmpLab, transport: DemoTransport, bin: string, peerFamilies: readonly Family[]): Promise<RelayFleet> {
   const dir = mkdtempSync(join(tmpdir(), 'pathguard-demo-'));
-  const peers = l.nodes.flatMap((n) => [n.v4, n.v6]).join(',');
+  // One peer per node: its addresses of the chosen families joined with +.
+  const peers = l.nodes.map((n) => peerFamilies.map((f) => (f === 4 ? n.v4 : n.v6)).join('+')).join(',');
   const children: { node: LabNode; child: ChildProcess; stderr: string[] }[] = [];
   for (const n of l.nodes) {
     const ready = join(dir, `${n.name}.ready`);
@@ -110,30 +123,37 @@ async function startRelays(l: EcmpLab, transport: DemoTransport, bin: string): P
   return { stop };
 }
 
-/** Reads each relay's own count of relayed messages from its /metrics (inside its namespace). */
-async function relayedByNode(l: EcmpLab): Promise<Record<string, number>> {
+/** Reads one series from each relay's own /metrics (inside its namespace), by node name. */
+async function metricByNode(l: EcmpLab, series: RegExp): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const n of l.nodes) {
     try {
       const r = await n.ns.exec('curl', ['-s', '--max-time', '2', 'http://127.0.0.1:9462/metrics']);
-      const m = /^pathguard_relay_relayed_messages_total (\d+)/m.exec(r.stdout);
+      const m = series.exec(r.stdout);
       out[n.name] = m ? Number(m[1]) : 0;
     } catch {
-      out[n.name] = 0; // a relay that does not answer relayed nothing we can vouch for
+      out[n.name] = 0; // a relay that does not answer counted nothing we can vouch for
     }
   }
   return out;
 }
 
+const RELAYED = /^pathguard_relay_relayed_messages_total (\d+)/m;
+const NO_PEER_OF_FAMILY = /^pathguard_relay_rejected_packets_total\{reason="no_peer_of_family"\} (\d+)/m;
+
 async function once(l: EcmpLab, family: Family, transport: DemoTransport | undefined, opts: DemoOptions): Promise<DemoRun> {
   await flushPmtu(l);
-  const fleet = transport ? await startRelays(l, transport, opts.pathguardBin) : undefined;
+  const peerFamilies = opts.peerFamilies ?? [4, 6];
+  const fleet = transport ? await startRelays(l, transport, opts.pathguardBin, peerFamilies) : undefined;
   try {
     const d = await download(l, family, opts.timeoutS);
     const ownerRoute = await routeGet(l.owner, family);
     const ownerMtu = await learnedMtu(l.owner, family);
     const completed = d.ok && d.bytes === opts.bytes;
-    const relayed = fleet ? await relayedByNode(l) : undefined;
+    const relayed = fleet ? await metricByNode(l, RELAYED) : undefined;
+    // Only `ip` needs a peer address of the message's family; the others carry both over either.
+    const unrelayable = transport === 'ip' && !peerFamilies.includes(family);
+    const noPeerOfFamily = unrelayable ? await metricByNode(l, NO_PEER_OF_FAMILY) : undefined;
     const run: DemoRun = {
       family,
       ...(transport ? { transport } : {}),
@@ -143,8 +163,13 @@ async function once(l: EcmpLab, family: Family, transport: DemoTransport | undef
       ownerRoute,
       ...(ownerMtu !== undefined ? { ownerMtu } : {}),
       ...(relayed ? { relayed } : {}),
+      ...(noPeerOfFamily ? { noPeerOfFamily } : {}),
       // With the relay: the download completed, the owner learned the MTU, and the node that got the ICMP says it relayed it.
-      asExpected: transport ? completed && ownerMtu === LAB.pathMtu && (relayed?.[l.icmpTarget.name] ?? 0) > 0 : !completed,
+      asExpected: !transport
+        ? !completed
+        : unrelayable
+          ? !completed && (relayed?.[l.icmpTarget.name] ?? 0) === 0 && (noPeerOfFamily?.[l.icmpTarget.name] ?? 0) > 0
+          : completed && ownerMtu === LAB.pathMtu && (relayed?.[l.icmpTarget.name] ?? 0) > 0,
     };
     return run;
   } finally {
@@ -189,7 +214,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         opts.say(
           run.completed
             ? `  completed: ${run.bytes} bytes in ${run.seconds.toFixed(2)} s. ${describeRelayed(run.relayed)}; ${l.owner.name} lowered its MTU.`
-            : `  did not complete (${run.bytes} bytes in ${run.seconds.toFixed(2)} s).`,
+            : run.noPeerOfFamily
+              ? `  did not complete, as expected: --transport ip re-originates the ICMPv${family === 6 ? '6' : ''} message and no peer has an IPv${family} address (${l.icmpTarget.name} counted ${run.noPeerOfFamily[l.icmpTarget.name] ?? 0} as no_peer_of_family; udp, l2 and broadcast carry it).`
+              : `  did not complete (${run.bytes} bytes in ${run.seconds.toFixed(2)} s).`,
         );
         opts.say(`  ${l.owner.name}: ip route get → ${run.ownerRoute}`);
       }

@@ -68,7 +68,14 @@ function hostileCases(): Case[] {
   badIhl[0] = 0x43; // version 4, IHL 3 words
   const v4InV6 = q6.slice();
   v4InV6[0] = 0x45; // an ICMPv6 error quoting something that is not IPv6
+  // IHL 6 claims 4 bytes of options; what follows the real header is the TCP
+  // source port 8080 (0x1f 0x90): option 31 "of length 144", past the header.
+  const absentOptions = q4.slice();
+  absentOptions[0] = 0x46;
   return [
+    { what: 'IPv4, quoted IHL claims options that are not there', reason: 'bad_quote_header', packet: quoting(4, absentOptions) },
+    { what: 'IPv4, MTU 1500 for a 1500-byte packet', reason: 'mtu_not_below_quoted', packet: tooBigFor(flow(4, 40_005), FAR_ROUTER[4], 1500) },
+    { what: 'IPv6, MTU 9000 for a 1500-byte packet', reason: 'mtu_not_below_quoted', packet: tooBigFor(flow(6, 40_005), FAR_ROUTER[6], 9000) },
     { what: 'IPv4, no quote at all', reason: 'no_quote', packet: quoting(4, new Uint8Array(0)) },
     { what: 'IPv6, no quote at all', reason: 'no_quote', packet: quoting(6, new Uint8Array(0)) },
     { what: 'IPv4, quoted IHL 3', reason: 'bad_quote_header', packet: quoting(4, badIhl) },

@@ -5,19 +5,37 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { labUnavailable } from '../../harness/netns.js';
+import { labUnavailable, waitFor } from '../../harness/netns.js';
 import { Injector, tooBigFor, type Flow } from './helpers/packets.js';
-import { RelayProcess, withRelayLab } from './helpers/relay-process.js';
-import { buildSegment, CLIENT, FAR_ROUTER, VIP, VIP_NETWORKS } from './helpers/segment.js';
+import { nftCounters, RelayProcess, withRelayLab } from './helpers/relay-process.js';
+import { buildSegment, CLIENT, FAR_ROUTER, VIP, VIP_NETWORKS, type SegmentNode } from './helpers/segment.js';
 
 const skip = labUnavailable();
 const CHILD = fileURLToPath(new URL('./helpers/apiserver-child.js', import.meta.url));
 const FLOW: Flow = { family: 4, src: VIP[4], dst: CLIENT[4], srcPort: 8080, dstPort: 40_000 };
+const FLOW6: Flow = { family: 6, src: VIP[6], dst: CLIENT[6], srcPort: 8080, dstPort: 40_000 };
 
-test('without --peers, the relay sends to the other nodes listed in Kubernetes and follows a node joining', { skip }, async () => {
+/** Counts udp replicas arriving at a peer on the relay port, by the family of the carrier. */
+async function installUdpWitness(n: SegmentNode): Promise<void> {
+  await n.ns.nft(`
+    table inet pgt_udpwitness {
+      counter carrier_v4 { }
+      counter carrier_v6 { }
+      chain pre {
+        type filter hook prerouting priority raw - 10; policy accept;
+        meta nfproto ipv4 udp dport 4490 counter name "carrier_v4"
+        meta nfproto ipv6 udp dport 4490 counter name "carrier_v6"
+      }
+    }
+  `);
+}
+
+test('without --peers, the relay sends to the other nodes listed in Kubernetes, one replica per dual-stack node, and follows a node joining', { skip }, async () => {
   await withRelayLab('k8speer', async (lab, dir) => {
-    const { router, nodes } = await buildSegment(lab, 2);
-    const n1 = nodes[0]!;
+    const { router, nodes } = await buildSegment(lab, 3);
+    const [n1, n2, n3] = [nodes[0]!, nodes[1]!, nodes[2]!];
+    await installUdpWitness(n2);
+    await installUdpWitness(n3);
     const kubeconfig = join(dir, 'kubeconfig');
     const api = n1.ns.spawn(process.execPath, [CHILD, kubeconfig]);
     const lines: string[] = [];
@@ -54,22 +72,32 @@ test('without --peers, the relay sends to the other nodes listed in Kubernetes a
     }
     try {
       await relay.ready();
-      // n2's two addresses; n1 itself is left out by name.
+      // n2, a dual-stack Node, is one peer; n1 itself is left out by name.
+      await relay.waitForMetric('configured_peers', 1);
+
+      api.stdin!.write(`apply n3 ${n3.v4} ${n3.v6}\n`);
+      await expectLine('ok');
       await relay.waitForMetric('configured_peers', 2);
 
-      api.stdin!.write('apply n3 192.0.2.13 2001:db8:1::13\n');
-      await expectLine('ok');
-      await relay.waitForMetric('configured_peers', 4);
-
-      // A too-big message now goes to both IPv4 peers.
+      // One IPv4 and one IPv6 message: each peer node gets each exactly once,
+      // over its address of the message's family.
       const injector = Injector.open(router.ns);
       try {
-        injector.send(n1.mac, [tooBigFor(FLOW, FAR_ROUTER[4], 1400)]);
+        injector.send(n1.mac, [tooBigFor(FLOW, FAR_ROUTER[4], 1400), tooBigFor(FLOW6, FAR_ROUTER[6], 1400)]);
       } finally {
         injector.close();
       }
-      await relay.waitForMetric('relayed_messages_total', 1);
-      await relay.waitForMetric('replicas_sent_total', 2, 5000, { transport: 'udp' });
+      await relay.waitForMetric('relayed_messages_total', 2);
+      await relay.waitForMetric('replicas_sent_total', 4, 5000, { transport: 'udp' });
+      for (const n of [n2, n3]) {
+        // The sender handed exactly 4 replicas to the kernel; wait for this peer's 2, then none can be extra.
+        const w = (await waitFor(async () => {
+          const c = await nftCounters(n.ns, 'pgt_udpwitness');
+          return (c.get('carrier_v4') ?? 0) + (c.get('carrier_v6') ?? 0) >= 2 ? c : undefined;
+        }))!;
+        assert.equal(w.get('carrier_v4'), 1, `${n.ns.short}: the IPv4 message over IPv4`);
+        assert.equal(w.get('carrier_v6'), 1, `${n.ns.short}: the IPv6 message over IPv6`);
+      }
       const exit = await relay.stop();
       assert.equal(exit.code, 0, relay.output);
     } finally {

@@ -106,7 +106,7 @@ test('a second relay on the same NFLOG group fails with a clear message and leav
   });
 });
 
-test('--dry-run captures, decides and counts, but sends no replica', { skip, timeout: 30_000 }, async () => {
+test('--dry-run captures, decides and counts what it would relay, but sends (and so relays) nothing', { skip, timeout: 30_000 }, async () => {
   await withRelayLab('life', async (lab, dir) => {
     const { router, nodes } = await buildSegment(lab, 2);
     const [n1, n2] = [nodes[0]!, nodes[1]!];
@@ -115,12 +115,13 @@ test('--dry-run captures, decides and counts, but sends no replica', { skip, tim
     const injector = Injector.open(router.ns);
     try {
       injector.send(n1.mac, [tooBigFor(flow(4, 43_001), FAR_ROUTER[4], 1400), tooBigFor(flow(6, 43_001), FAR_ROUTER[6], 1400)]);
-      await relay.waitForMetric('relayed_messages_total', 2);
+      await relay.waitForMetric('dry_run_messages_total', 2);
       // Give a replica, had one been sent, time to arrive (the real fan-out takes well under a millisecond).
       await sleep(500);
       const m = await relay.metrics();
       assert.equal(m.get('pathguard_relay_received_packets_total'), 2);
       assert.equal(m.get('pathguard_relay_replicas_sent_total', { transport: 'ip' }), 0);
+      assert.equal(m.get('pathguard_relay_relayed_messages_total'), 0, 'nothing reached the kernel, so nothing was relayed');
       const w = await nftCounters(n2.ns, 'pgt_witness');
       assert.equal(w.get('eth0_v4'), 0, 'no IPv4 replica reached the peer');
       assert.equal(w.get('eth0_v6'), 0, 'no IPv6 replica reached the peer');

@@ -57,7 +57,7 @@ test('the NFLOG queue threshold is 1 while quiet, rises under a flood, and retur
       await relay.waitForMetric('received_packets_total', PER_CHUNK * CHUNKS, 10_000);
       const m = await relay.metrics();
       assert.equal(m.get('pathguard_relay_nflog_overruns_total'), 0, 'the kernel dropped no log message');
-      assert.equal(m.get('pathguard_relay_relayed_messages_total'), PER_CHUNK * CHUNKS, 'every message decided relay (dry run)');
+      assert.equal(m.get('pathguard_relay_dry_run_messages_total'), PER_CHUNK * CHUNKS, 'every message decided relay (dry run)');
 
       await waitFor(async () => (await relay.metrics()).get(GAUGE) === 1, 2000);
     } finally {

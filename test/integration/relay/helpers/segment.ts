@@ -36,9 +36,9 @@ export interface Segment {
   readonly nodes: readonly SegmentNode[];
 }
 
-/** `--peers` for a relay: every node's addresses (the relay leaves out its own). */
+/** `--peers` for a relay: every node as one dual-stack peer, `v4+v6` (the relay leaves out its own). */
 export function peersFlag(nodes: readonly SegmentNode[]): string {
-  return nodes.flatMap((n) => [n.v4, n.v6]).join(',');
+  return nodes.map((n) => `${n.v4}+${n.v6}`).join(',');
 }
 
 export async function buildSegment(lab: Lab, count: number): Promise<Segment> {
