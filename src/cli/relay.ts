@@ -47,12 +47,12 @@ export function register(program: Command): void {
     const { config, printRules, ...rest } = flags as { config?: string; printRules?: 'nft' | 'iptables' } & Record<string, unknown>;
     const cfg = relayConfig(rest, process.env, await configSection(config, 'relay'));
     if (printRules) {
-      const { relayRulesText } = await import('../agent/relay-agent.js');
+      const { relayRulesText } = await import('../relay/component.js');
       process.stdout.write(await relayRulesText(cfg, printRules));
       return;
     }
     const log = createLogger({ level: cfg.logLevel });
-    const { startRelay } = await import('../agent/relay-agent.js');
+    const { startRelay } = await import('../relay/component.js');
     const relay = await startRelay(cfg, log);
     const code = await relay.done;
     process.exitCode = code;

@@ -113,7 +113,7 @@ export function register(program: Command): void {
     const cfg = routesConfig(rest, process.env, await configSection(config, 'routes'));
     const log = createLogger({ level: cfg.logLevel });
     // Loaded only when this command runs: every command's start-up (and the relay's memory) stays lean.
-    const { routesClean, routesOnce, startRoutes } = await import('../agent/routes-agent.js');
+    const { routesClean, routesOnce, startRoutes } = await import('../routes/component.js');
     const out = {
       stdout: (s: string) => process.stdout.write(`${s}\n`),
       stderr: (s: string) => process.stderr.write(`${s}\n`),

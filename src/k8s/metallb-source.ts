@@ -46,6 +46,12 @@ export interface MetallbSourceOptions extends WatcherOptions {
   readonly configMapName?: string | false;
   /** This node's name (the downward API's spec.nodeName); without it there are no node labels. */
   readonly nodeName?: string;
+  /**
+   * A shared, started informer on every Node (KubeAccess.nodes()): this
+   * node's labels are read from it instead of a watch of its own. Its owner
+   * stops it.
+   */
+  readonly nodes?: ResourceWatcher;
 }
 
 type Part = 'pools' | 'advertisements' | 'l2Advertisements' | 'peers' | 'configMap' | 'node';
@@ -55,16 +61,24 @@ export class MetallbSource {
   readonly synced: Promise<boolean>;
 
   readonly #watchers = new Map<Part, ResourceWatcher>();
+  /** Parts read from an informer someone else owns: never started or stopped here. */
+  readonly #borrowed = new Set<Part>();
+  readonly #nodeName: string | undefined;
+  readonly #offs: (() => void)[] = [];
   readonly #listeners: ((s: MetallbSnapshot) => void)[] = [];
   #pending: NodeJS.Immediate | undefined;
   #stopped = false;
 
   constructor(kc: KubeConfig, opts: MetallbSourceOptions = {}) {
     const ns = opts.namespace ?? 'metallb-system';
-    const add = (part: Part, w: ResourceWatcher): void => {
+    this.#nodeName = opts.nodeName;
+    const add = (part: Part, w: ResourceWatcher, borrowed = false): void => {
       this.#watchers.set(part, w);
-      w.onSnapshot(() => this.#schedule());
-      w.onChange(() => this.#schedule());
+      if (borrowed) this.#borrowed.add(part);
+      this.#offs.push(
+        w.onSnapshot(() => this.#schedule()),
+        w.onChange(() => this.#schedule()),
+      );
     };
     add('pools', new ResourceWatcher(kc, metallbResource('IPAddressPool', ns), opts));
     add('advertisements', new ResourceWatcher(kc, metallbResource('BGPAdvertisement', ns), opts));
@@ -72,26 +86,33 @@ export class MetallbSource {
     add('peers', new ResourceWatcher(kc, metallbResource('BGPPeer', ns), opts));
     const cm = opts.configMapName ?? 'config';
     if (cm !== false) add('configMap', new ResourceWatcher(kc, configMapResource(ns, cm), opts));
-    if (opts.nodeName !== undefined) add('node', new ResourceWatcher(kc, nodeResource(opts.nodeName), opts));
+    if (opts.nodeName !== undefined) {
+      if (opts.nodes !== undefined) add('node', opts.nodes, true);
+      else add('node', new ResourceWatcher(kc, nodeResource(opts.nodeName), opts));
+    }
     this.synced = Promise.all([...this.#watchers.values()].map((w) => w.synced)).then((all) => all.every(Boolean));
   }
 
   start(): void {
-    for (const w of this.#watchers.values()) w.start();
+    for (const [part, w] of this.#watchers) if (!this.#borrowed.has(part)) w.start();
+    // A shared informer may have listed already: its snapshot will not come again.
+    if (this.#borrowed.size > 0) this.#schedule();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#pending !== undefined) clearImmediate(this.#pending);
     this.#pending = undefined;
-    await Promise.all([...this.#watchers.values()].map((w) => w.stop()));
+    for (const off of this.#offs.splice(0)) off();
+    await Promise.all([...this.#watchers].filter(([part]) => !this.#borrowed.has(part)).map(([, w]) => w.stop()));
   }
 
   /** The current state; `complete` is false (and the lists may be partial) until every watcher has synced. */
   snapshot(): MetallbSnapshot {
     const get = (p: Part): readonly KubeObject[] => this.#watchers.get(p)?.snapshot() ?? [];
     const configMap = get('configMap')[0];
-    const node = get('node')[0];
+    // Our own watch selects this node by field; the shared informer has them all.
+    const node = get('node').find((n) => n.metadata.name === this.#nodeName);
     return {
       pools: get('pools'),
       advertisements: get('advertisements'),

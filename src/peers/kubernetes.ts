@@ -48,27 +48,39 @@ export function peersFromNodes(nodes: readonly NodeObject[], opts: Pick<Kubernet
 
 export class KubernetesPeers implements PeerSource {
   private readonly watcher: ResourceWatcher<NodeObject>;
+  /** A shared informer (KubeAccess.nodes()) is started and stopped by its owner, not here. */
+  private readonly borrowed: boolean;
+  private readonly opts: KubernetesPeersOptions;
   private readonly listeners = new Set<PeerListener>();
+  private readonly offs: (() => void)[] = [];
   private discovered: readonly Peer[] = [];
   private peers: readonly Peer[] = [];
   private local: ReadonlySet<string> = new Set<string>();
 
-  constructor(kc: KubeConfig, opts: KubernetesPeersOptions = {}) {
-    this.watcher = new ResourceWatcher<NodeObject>(kc, nodesResource(opts.labelSelector));
+  /** From a client configuration (its own Node informer), or from a shared, already started informer on every Node. */
+  constructor(source: KubeConfig | ResourceWatcher<KubeObject>, opts: KubernetesPeersOptions = {}) {
+    this.opts = opts;
+    this.borrowed = source instanceof ResourceWatcher;
+    if (this.borrowed && opts.labelSelector !== undefined) {
+      throw new TypeError('a label selector needs an informer of its own, not the shared one');
+    }
+    this.watcher = source instanceof ResourceWatcher ? (source as ResourceWatcher<NodeObject>) : new ResourceWatcher<NodeObject>(source, nodesResource(opts.labelSelector));
     const update = (nodes: readonly NodeObject[]) => this.update(peersFromNodes(nodes, opts));
-    this.watcher.onSnapshot(update);
-    this.watcher.onChange(update);
-    if (opts.onError) this.watcher.onError(opts.onError);
+    this.offs.push(this.watcher.onSnapshot(update), this.watcher.onChange(update));
+    if (opts.onError && !this.borrowed) this.offs.push(this.watcher.onError(opts.onError));
   }
 
-  /** Starts the list and watch; resolves once the first list is in (false if stopped before). */
-  start(): Promise<boolean> {
-    this.watcher.start();
-    return this.watcher.synced;
+  /** Starts the list and watch (or joins the shared one); resolves once the first list is in (false if stopped before). */
+  async start(): Promise<boolean> {
+    if (!this.borrowed) this.watcher.start();
+    const synced = await this.watcher.synced;
+    if (synced && this.borrowed) this.update(peersFromNodes(this.watcher.snapshot(), this.opts));
+    return synced;
   }
 
-  stop(): Promise<void> {
-    return this.watcher.stop();
+  async stop(): Promise<void> {
+    for (const off of this.offs.splice(0)) off();
+    if (!this.borrowed) await this.watcher.stop();
   }
 
   current(): readonly Peer[] {

@@ -10,7 +10,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { MetallbSource, type MetallbSnapshot } from '../k8s/metallb-source.js';
-import type { WatcherOptions } from '../k8s/informer.js';
+import type { ResourceWatcher, WatcherOptions } from '../k8s/informer.js';
 import type { Logger } from '../obs/log.js';
 import { modelFromSnapshot, snapshotFingerprint, withTimeout, type RoutesSource, type SnapshotOptions, type SourceState } from './sources.js';
 
@@ -20,6 +20,8 @@ export interface KubernetesSourceOptions extends SnapshotOptions {
   readonly watcher?: WatcherOptions;
   /** For logs. */
   readonly server?: string;
+  /** The agent's shared informer on every Node (this node's labels come from it). */
+  readonly nodes?: ResourceWatcher;
 }
 
 /**
@@ -55,6 +57,7 @@ export class KubernetesSource implements RoutesSource {
       namespace: o.namespace,
       configMapName: o.useCrds ? false : o.configMapName,
       ...(o.nodeName !== undefined ? { nodeName: o.nodeName } : {}),
+      ...(o.nodes !== undefined ? { nodes: o.nodes } : {}),
     });
     src.onError((e) => {
       this.opts.log?.warn({ what: e.what, phase: e.phase, status: e.status, retryInMs: e.retryInMs }, `Kubernetes API: ${e.message}; keeping the last state`);

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createLogger } from '../../../src/obs/log.js';
 import { RoutesKernel, type KernelEvent } from '../../../src/routes/kernel.js';
 import { Reconciler, type ReconcileReport } from '../../../src/routes/reconciler.js';
-import { routesClean } from '../../../src/agent/routes-agent.js';
+import { routesClean } from '../../../src/routes/component.js';
 import { labUnavailable, waitFor, withLab, type Netns } from '../../harness/netns.js';
 import {
   expectedRules,

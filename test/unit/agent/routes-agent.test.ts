@@ -2,8 +2,8 @@
 // Prometheus series fed from reconcile reports.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { exitCodeOf, reasonsOf } from '../../../src/agent/routes-agent.js';
-import { routesMetrics } from '../../../src/agent/routes-metrics.js';
+import { exitCodeOf, reasonsOf } from '../../../src/routes/component.js';
+import { routesMetrics } from '../../../src/routes/metrics.js';
 import { createMetrics } from '../../../src/obs/metrics.js';
 import { NetlinkError } from '../../../src/errors.js';
 import { problem } from '../../../src/routes/problem.js';

@@ -14,14 +14,14 @@ import { createMetrics } from '../obs/metrics.js';
 import { StatusServer, heartbeatCheck } from '../obs/http.js';
 import { readyFile, type ReadyFile } from '../obs/ready-file.js';
 import { Shutdown } from '../obs/shutdown.js';
-import type { RoutesConfig } from '../routes/config.js';
-import { RoutesKernel, operations } from '../routes/kernel.js';
-import { plan } from '../routes/plan.js';
-import { formatPlan, planCounts } from '../routes/plan-text.js';
-import { formatProblem } from '../routes/problem.js';
-import { Reconciler, describeOperation, type ReconcileReport } from '../routes/reconciler.js';
-import { FileSource, type RoutesSource } from '../routes/sources.js';
-import { routesMetrics } from './routes-metrics.js';
+import type { RoutesConfig } from './config.js';
+import { RoutesKernel, operations } from './kernel.js';
+import { plan } from './plan.js';
+import { formatPlan, planCounts } from './plan-text.js';
+import { formatProblem } from './problem.js';
+import { Reconciler, describeOperation, type ReconcileReport } from './reconciler.js';
+import { FileSource, type RoutesSource } from './sources.js';
+import { routesMetrics } from './metrics.js';
 
 /** How long --once and --dry-run wait for the MetalLB source before giving up. */
 export const ONCE_SOURCE_TIMEOUT_MS = 30_000;

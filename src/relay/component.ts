@@ -23,19 +23,19 @@ import { manualRules, relayRuleset } from '../firewall/ruleset.js';
 import { StaticPeers, formatPeerList, peerElements, type Peer } from '../peers/peer-set.js';
 import { addressEqual, addressKey, formatAddress } from '../wire/ip-address.js';
 import { ConfigError, PathguardError, UnsupportedError, reviveError } from '../errors.js';
-import type { RelayConfig } from '../relay/config.js';
-import { CombinedStats, MAX_PEER_SLOTS, RelayStats, type StatsReader } from '../relay/stats.js';
-import { PeerSlots } from '../relay/peer-slots.js';
-import { unrelayableFamilies } from '../relay/families.js';
-import type { PeerTarget } from '../relay/transports.js';
-import type { DataPlaneInit, FromDataPlane, ToDataPlane } from '../relay/data-plane.js';
-import { NodeView } from './node-view.js';
+import type { RelayConfig } from './config.js';
+import { CombinedStats, MAX_PEER_SLOTS, RelayStats, type StatsReader } from './stats.js';
+import { PeerSlots } from './peer-slots.js';
+import { unrelayableFamilies } from './families.js';
+import type { PeerTarget } from './transports.js';
+import type { DataPlaneInit, FromDataPlane, ToDataPlane } from './data-plane.js';
+import { NodeView } from '../net/node-view.js';
 import { formatMac } from '../wire/ethernet.js';
 import type { KubernetesPeers } from '../peers/kubernetes.js';
 import { addAddress, IFA_F } from '../wire/rtnl-address.js';
 import { RT_SCOPE } from '../wire/rtnetlink.js';
 import { hostname } from 'node:os';
-import { registerRelayMetrics } from './relay-metrics.js';
+import { registerRelayMetrics } from './metrics.js';
 
 /** The data plane must turn its loop at least this often, or /healthz fails. */
 const STALL_MS = 5_000;

@@ -6,10 +6,10 @@
  * prom-client and a scrape never waits for the worker.
  */
 import type { Registry } from 'prom-client';
-import { REJECT_REASONS } from '../relay/validate.js';
-import { RATE_LIMIT } from '../relay/rate-limiter.js';
-import { LATENCY_BUCKETS_US, REPLICA_REJECT, type StatsReader, type Scalar } from '../relay/stats.js';
-import type { PeerErrorSample } from '../relay/peer-slots.js';
+import { REJECT_REASONS } from './validate.js';
+import { RATE_LIMIT } from './rate-limiter.js';
+import { LATENCY_BUCKETS_US, REPLICA_REJECT, type StatsReader, type Scalar } from './stats.js';
+import type { PeerErrorSample } from './peer-slots.js';
 import { metricName } from '../obs/metrics.js';
 
 interface Sample {

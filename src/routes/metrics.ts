@@ -15,8 +15,8 @@
  *   pathguard_routes_last_success_timestamp_seconds
  */
 import type { Metrics } from '../obs/metrics.js';
-import type { ReconcileReport } from '../routes/reconciler.js';
-import { formatProblem } from '../routes/problem.js';
+import type { ReconcileReport } from './reconciler.js';
+import { formatProblem } from './problem.js';
 
 const OUTCOMES = ['applied', 'unchanged', 'partial', 'held', 'failed', 'planned'] as const;
 const FAMILIES = ['ipv4', 'ipv6'] as const;

@@ -1,0 +1,67 @@
+/**
+ * One Kubernetes client per process, and informers shared between the
+ * components that need the same objects: the relay's peer discovery and the
+ * routes component's node selectors both follow Node objects through one
+ * list+watch, not two.
+ *
+ * Nothing is loaded until a component asks: the client library costs about
+ * 0.6 s of start-up, and a relay with --peers and routes with --metallb-file
+ * never need it. A failure to find credentials is a ConfigError naming every
+ * place that was tried (src/k8s/client.ts).
+ */
+import type { LoadedKubeConfig } from './client.js';
+import type { KubeObject, ResourceWatcher, WatcherError, WatcherOptions } from './informer.js';
+
+export interface KubeAccess {
+  /** The one client configuration (KUBECONFIG, in-cluster service account, ~/.kube/config). */
+  config(): Promise<LoadedKubeConfig>;
+  /**
+   * The shared informer on every Node object, started on first use. Its
+   * users must not stop it; KubeAccess.stop() does, after them.
+   */
+  nodes(): Promise<ResourceWatcher<KubeObject>>;
+  /** Whether anything has been created (for /status: "Kubernetes: not used"). */
+  readonly used: boolean;
+  /** The shared informers' errors, for one log line each (watch retries are otherwise silent). */
+  onError(fn: (e: WatcherError) => void): void;
+  stop(): Promise<void>;
+}
+
+export interface KubeAccessOptions {
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Backoff, sleep and debounce of the shared informers (tests). */
+  readonly watcher?: WatcherOptions;
+}
+
+export function kubeAccess(opts: KubeAccessOptions = {}): KubeAccess {
+  let loaded: Promise<LoadedKubeConfig> | undefined;
+  let nodes: Promise<ResourceWatcher<KubeObject>> | undefined;
+  const errorListeners: ((e: WatcherError) => void)[] = [];
+  const config = (): Promise<LoadedKubeConfig> =>
+    (loaded ??= import('./client.js').then(({ loadKubeConfig }) => loadKubeConfig(opts.env !== undefined ? { env: opts.env } : {})));
+  return {
+    config,
+    nodes(): Promise<ResourceWatcher<KubeObject>> {
+      nodes ??= (async () => {
+        const [{ kubeConfig }, { ResourceWatcher, nodesResource }] = await Promise.all([config(), import('./informer.js')]);
+        const w = new ResourceWatcher<KubeObject>(kubeConfig, nodesResource(), opts.watcher ?? {});
+        w.onError((e) => {
+          for (const fn of errorListeners) fn(e);
+        });
+        w.start();
+        return w;
+      })();
+      return nodes;
+    },
+    get used() {
+      return loaded !== undefined;
+    },
+    onError(fn) {
+      errorListeners.push(fn);
+    },
+    async stop() {
+      const w = await nodes?.catch(() => undefined);
+      await w?.stop();
+    },
+  };
+}
