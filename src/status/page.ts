@@ -79,8 +79,9 @@ function badge(text: string, tone: string): string {
   return '<span class="b ' + tone + '">' + esc(text) + '</span>';
 }
 
-function yesNo(v: unknown): string {
-  return v === true ? badge('yes', 'ok') : badge('no', 'bad');
+/** Readiness and liveness as two words in one cell, so the table fits a phone. */
+function checks(ready: unknown, live: unknown): string {
+  return (ready === true ? badge('ready', 'ok') : badge('not ready', 'warn')) + ' ' + (live === true ? badge('live', 'ok') : badge('not live', 'bad'));
 }
 
 function stateBadge(state: unknown): string {
@@ -220,15 +221,15 @@ function renderRelay(c: ComponentStatus, doc: StatusDocument): string {
     countsTable('rate limited by limit', 'limit', k.rateLimited, name + '.rateLimited', 'No message rate-limited.') +
     table(
       'peers (' + peers.length + ')',
-      ['peer', 'addresses', 'via', 'MAC', 'last send'],
+      ['peer', 'last send', 'addresses', 'via', 'MAC'],
       peers.map((p, i) => [
         esc(p.name ?? '–'),
-        esc(Array.isArray(p.addresses) ? p.addresses.join(' ') : ''),
-        esc(p.carrier ?? '–'),
-        '<code>' + esc(p.mac ?? '–') + '</code>',
         p.sendErrors === 0
           ? badge('ok', 'ok')
           : badge('failing', 'bad') + ' <span class="n" data-k="' + esc(name + '.peer.' + i + '.sendErrors') + '">' + num(p.sendErrors) + '</span> errors',
+        esc(Array.isArray(p.addresses) ? p.addresses.join(' ') : ''),
+        esc(p.carrier ?? '–'),
+        '<code>' + esc(p.mac ?? '–') + '</code>',
       ]),
       'No peers: this node relays to nobody.',
     )
@@ -265,7 +266,7 @@ function renderDoctor(c: ComponentStatus): string {
 /** Any other component: its status object as key/value pairs (nested values as JSON). */
 function renderGeneric(c: ComponentStatus): string {
   const s = c.status !== null && typeof c.status === 'object' ? c.status : {};
-  const pairs: [string, string][] = Object.entries(s).map((e) => [e[0], typeof e[1] === 'object' && e[1] !== null ? '<code>' + esc(JSON.stringify(e[1])) + '</code>' : esc(e[1])]);
+  const pairs: [string, string][] = Object.entries(s).map((e) => [e[0], typeof e[1] === 'object' && e[1] !== null ? '<code class="json">' + esc(JSON.stringify(e[1])) + '</code>' : esc(e[1])]);
   return pairs.length === 0 ? '<p class="empty">No status reported.</p>' : facts(c.name, pairs);
 }
 
@@ -281,12 +282,11 @@ function renderMain(doc: StatusDocument): string {
     ', as of <time id="pg-now" datetime="' + esc(doc.now) + '">' + esc(String(doc.now).slice(11, 19)) + ' UTC</time></span></p>' +
     table(
       'components',
-      ['component', 'state', 'ready', 'live', 'problems'],
+      ['component', 'state', 'checks', 'problems'],
       comps.map((c) => [
         '<a href="#c-' + esc(c.name) + '">' + esc(c.name) + '</a>',
         stateBadge(c.state),
-        yesNo(c.ready),
-        yesNo(c.live),
+        checks(c.ready, c.live),
         Array.isArray(c.problems) && c.problems.length > 0 ? '<ul class="problems">' + c.problems.map((p: string) => '<li>' + esc(p) + '</li>').join('') + '</ul>' : '<span class="muted">none</span>',
       ]),
       'No components enabled.',
@@ -308,7 +308,7 @@ function renderMain(doc: StatusDocument): string {
 // ---- the page ----------------------------------------------------------------
 
 /** The renderers the browser needs, in dependency order (any order works for function declarations). */
-const SHARED = [esc, num, perSecond, duration, ago, badge, yesNo, stateBadge, table, facts, ratesOf, rateChart, countsTable, counter, sumOf, renderRelay, renderRoutes, renderDoctor, renderGeneric, renderMain];
+const SHARED = [esc, num, perSecond, duration, ago, badge, checks, stateBadge, table, facts, ratesOf, rateChart, countsTable, counter, sumOf, renderRelay, renderRoutes, renderDoctor, renderGeneric, renderMain];
 
 const STYLE = `
 :root{color-scheme:light dark;--bg:#f6f7f9;--fg:#1b1f24;--card:#fff;--line:#d9dde3;--muted:#5d6673;--ok:#1a7f37;--okbg:#dafbe1;--warn:#9a6700;--warnbg:#fff8c5;--bad:#c0262d;--badbg:#ffebe9;--chart:#0969da}
@@ -330,7 +330,9 @@ caption{text-align:left;font-weight:600;color:var(--muted);padding:.25rem 0}
 th,td{text-align:left;padding:.3rem .5rem;border-top:1px solid var(--line);vertical-align:top}
 .kv th{font-weight:normal;color:var(--muted);width:40%}
 td .n,.kv .n{font-variant-numeric:tabular-nums}
-code{font:.85em ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;word-break:break-all}
+code{font:.85em ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:nowrap}
+code.json{white-space:normal;word-break:break-all}
+td:first-child{white-space:nowrap}
 .b{display:inline-block;padding:0 .45em;border-radius:1em;font-size:.8rem;font-weight:600;border:1px solid currentColor}
 .b.ok{color:var(--ok);background:var(--okbg)}.b.warn{color:var(--warn);background:var(--warnbg)}.b.bad{color:var(--bad);background:var(--badbg)}.b.muted{color:var(--muted)}
 .muted,.empty{color:var(--muted)}
@@ -401,7 +403,7 @@ export function renderStatusPage(doc: StatusDocument, opts: { refreshMs?: number
 <style>${STYLE}</style>
 </head>
 <body>
-<header><h1>pathguard · <span class="node">${esc(doc.node)}</span></h1><span id="pg-live" class="live">snapshot; reload to refresh</span>
+<header><h1>pathguard · <span class="node">${esc(doc.node)}</span></h1><span id="pg-live" class="live"></span>
 <noscript><span class="live">JavaScript is off: this is a snapshot, reload to refresh.</span></noscript></header>
 <main id="pg-main">${renderMain(doc)}</main>
 <script>${script}</script>

@@ -27,12 +27,12 @@ export function relayComponent(f: RelayFigures): ComponentStatus {
   return { name: 'relay', state: 'running', ready: true, live: true, problems: [], status: status as unknown as Record<string, unknown> };
 }
 
-export function routesComponent(): ComponentStatus {
+export function routesComponent(now = T0): ComponentStatus {
   const status: RoutesStatus = {
     table: 200,
     rules: 4,
     routes: 2,
-    lastReconcile: { at: new Date(T0 - 42_000).toISOString(), outcome: 'partial', durationMs: 17 },
+    lastReconcile: { at: new Date(now - 42_000).toISOString(), outcome: 'partial', durationMs: 17 },
     problems: [{ item: 'pool public 2001:db8:9::/64', reason: 'no IPv6 peer on this node' }],
   };
   return { name: 'routes', state: 'running', ready: true, live: true, problems: [], status: status as unknown as Record<string, unknown> };
@@ -51,6 +51,7 @@ export function historyOf(n: number, intervalMs: number, end: number, perSecond:
 }
 
 export function healthyDoc(over: Partial<StatusDocument> = {}, figures: RelayFigures = { received: 1200, relayed: 1150, rejected: { 'not-too-big': 40, 'vip-mismatch': 10 } }): StatusDocument {
+  const now = over.now !== undefined ? Date.parse(over.now) : T0;
   return {
     node: 'node-a',
     version: '0.1.0',
@@ -58,7 +59,7 @@ export function healthyDoc(over: Partial<StatusDocument> = {}, figures: RelayFig
     now: new Date(T0).toISOString(),
     healthy: true,
     ready: true,
-    components: [relayComponent(figures), routesComponent()],
+    components: [relayComponent(figures), routesComponent(now)],
     uplinks: [
       { name: 'eth0', mtu: 9000, up: true },
       { name: 'eth1', mtu: 1500, up: false },

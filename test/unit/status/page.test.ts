@@ -71,7 +71,7 @@ test('a failed component shows its state and every problem; the doctor and an un
   assert.match(html, /<li>capture loop stalled for 12 s<\/li><li>nft apply failed: Operation not permitted<\/li>/);
   assert.match(html, /<span class="b bad">error<\/span><\/td><td><code>rp-filter-all<\/code><\/td><td>conf\/all\/rp_filter is 1/);
   assert.match(html, /<th scope="row">decap<\/th><td>ipip0<\/td>/);
-  assert.match(html, /<th scope="row">nested<\/th><td><code>\{&#34;a&#34;:\[1,2\]\}<\/code>/);
+  assert.match(html, /<th scope="row">nested<\/th><td><code class="json">\{&#34;a&#34;:\[1,2\]\}<\/code>/);
   assert.match(html, /<span class="b muted">stopped<\/span>/);
 });
 
