@@ -5,7 +5,7 @@ SHELL := /bin/bash
 DEB_PACKAGES := nftables iptables iproute2 iputils-ping tcpdump curl conntrack procps chromium
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: all deps debs build lint typecheck test test-unit test-integration bench demo clean
+.PHONY: all deps debs build lint typecheck test test-unit test-integration bench demo image clean
 
 all: build
 
@@ -50,6 +50,19 @@ bench: deps build
 
 demo: deps build
 	./bin/pathguard demo
+
+# The agent's container image (Dockerfile), with docker or podman, whichever
+# works here; IMAGE names it.
+IMAGE ?= pathguard:$(shell node -p "require('./package.json').version" 2>/dev/null || echo dev)
+image:
+	@engine=""; for e in docker podman; do \
+	  if command -v $$e >/dev/null 2>&1 && $$e info >/dev/null 2>&1; then engine=$$e; break; fi; \
+	done; \
+	if [ -z "$$engine" ]; then \
+	  echo "make image: no container engine answers here (docker or podman, with its daemon or socket running); nothing built" >&2; exit 1; \
+	fi; \
+	echo "building $(IMAGE) with $$engine"; \
+	$$engine build -t $(IMAGE) .
 
 clean:
 	rm -rf dist
