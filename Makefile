@@ -9,11 +9,14 @@ NPM_STAMP := node_modules/.package-lock.json
 
 all: build
 
-# Installs the Debian packages that are missing (and only those).
+# Installs the Debian packages that are missing (and only those), and
+# Debian's kubectl (kubernetes-client, 1.20 with kustomize v2.0.3) when no
+# kubectl exists: the deploy tests render the manifests with it.
 debs:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
+	command -v kubectl >/dev/null 2>&1 || missing="$$missing kubernetes-client"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
