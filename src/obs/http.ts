@@ -1,6 +1,7 @@
 /**
  * The status server on `--metrics-addr`: /metrics (Prometheus text format),
- * /healthz (liveness) and /readyz (readiness), nothing else.
+ * /healthz (liveness) and /readyz (readiness), plus any GET routes a host
+ * mounts with `route()` (the status page at `/` and its JSON at `/status`).
  *
  * It runs on the main event loop, while the relay's data plane runs in a
  * worker thread; liveness checks are synchronous and trivial (they compare a
@@ -71,6 +72,15 @@ export function heartbeatCheck(what: string, maxSilenceMs: number, now: () => nu
   };
 }
 
+/**
+ * A mounted GET route. HEAD is answered by the same handler (Node's
+ * ServerResponse drops the body of a HEAD reply by itself). A handler that
+ * throws or rejects before writing gets a 500 naming the error.
+ */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+const BUILT_IN_PATHS = ['/metrics', '/healthz', '/readyz'] as const;
+
 /** One readiness condition; /readyz is 200 when all are ready. */
 export interface ReadinessCondition {
   ready(): void;
@@ -93,6 +103,7 @@ export class StatusServer {
   private readonly opts: StatusServerOptions;
   private readonly liveness = new Map<string, LivenessCheck>();
   private readonly readiness = new Map<string, string | undefined>(); // name → reason when not ready
+  private readonly routes = new Map<string, RouteHandler>();
   private readonly sockets = new Set<Socket>();
   private server: Server | undefined;
 
@@ -106,6 +117,22 @@ export class StatusServer {
     this.liveness.set(name, check);
     return () => {
       this.liveness.delete(name);
+    };
+  }
+
+  /**
+   * Mounts a GET (and HEAD) route on an exact path (`/`, `/status`); the
+   * query string is not part of the match. Returns the function that
+   * unmounts it. The built-in paths cannot be replaced.
+   */
+  route(path: string, handler: RouteHandler): () => void {
+    if (!path.startsWith('/') || path.includes('?')) throw new TypeError(`route path ${JSON.stringify(path)} must start with / and have no query`);
+    if ((BUILT_IN_PATHS as readonly string[]).includes(path) || this.routes.has(path)) {
+      throw new TypeError(`route ${JSON.stringify(path)} is already mounted`);
+    }
+    this.routes.set(path, handler);
+    return () => {
+      if (this.routes.get(path) === handler) this.routes.delete(path);
     };
   }
 
@@ -188,13 +215,15 @@ export class StatusServer {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
-    const path = (req.url ?? '/').split('?')[0];
-    const known = path === '/metrics' || path === '/healthz' || path === '/readyz';
-    if (!known) return this.reply(res, 404, { status: 'not found', paths: ['/metrics', '/healthz', '/readyz'] });
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const mounted = this.routes.get(path);
+    const known = mounted !== undefined || (BUILT_IN_PATHS as readonly string[]).includes(path);
+    if (!known) return this.reply(res, 404, { status: 'not found', paths: [...BUILT_IN_PATHS, ...this.routes.keys()] });
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       return this.reply(res, 405, { status: 'method not allowed' });
     }
+    if (mounted !== undefined) return this.serveRoute(path, mounted, req, res);
     if (path === '/healthz') {
       const failing = this.failingChecks();
       return failing.length === 0 ? this.reply(res, 200, { status: 'ok' }) : this.reply(res, 503, { status: 'failing', failing });
@@ -213,6 +242,23 @@ export class StatusServer {
         this.reply(res, 500, { status: 'error', reason: err instanceof Error ? err.message : String(err) });
       },
     );
+  }
+
+  private serveRoute(path: string, handler: RouteHandler, req: IncomingMessage, res: ServerResponse): void {
+    const failed = (err: unknown): void => {
+      this.opts.log?.error({ err, path }, 'status route failed');
+      if (res.headersSent) {
+        res.destroy(); // the client sees a truncated reply rather than a complete-looking one
+        return;
+      }
+      this.reply(res, 500, { status: 'error', reason: err instanceof Error ? err.message : String(err) });
+    };
+    try {
+      const done = handler(req, res);
+      if (done instanceof Promise) done.catch(failed);
+    } catch (err) {
+      failed(err);
+    }
   }
 
   private reply(res: ServerResponse, status: number, body: unknown): void {

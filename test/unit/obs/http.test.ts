@@ -186,3 +186,52 @@ test('/healthz answers in under 50 ms while a worker thread keeps a core busy', 
     await worker.terminate();
   }
 });
+
+test('route() mounts extra GET paths beside the built-in ones; unmounting restores the 404', async () => {
+  await withServer(async (s, port) => {
+    const unmount = s.route('/status', (req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ url: req.url }));
+    });
+    let r = await get(port, '/status?x=1');
+    assert.equal(r.status, 200);
+    assert.deepEqual(JSON.parse(r.body), { url: '/status?x=1' });
+    const head = await get(port, '/status', { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.body, '');
+    r = await get(port, '/status', { method: 'POST' });
+    assert.equal(r.status, 405);
+    assert.equal(r.headers.allow, 'GET, HEAD');
+
+    // the built-in paths are unchanged, and the 404 lists what exists
+    assert.equal((await get(port, '/healthz')).status, 200);
+    r = await get(port, '/nope');
+    assert.equal(r.status, 404);
+    assert.deepEqual(JSON.parse(r.body).paths, ['/metrics', '/healthz', '/readyz', '/status']);
+
+    assert.throws(() => s.route('/status', () => undefined), /already mounted/);
+    assert.throws(() => s.route('/metrics', () => undefined), /already mounted/);
+    assert.throws(() => s.route('status', () => undefined), /must start with \//);
+    unmount();
+    assert.equal((await get(port, '/status')).status, 404);
+  });
+});
+
+test('a route that throws or rejects answers 500 with the reason; the server keeps serving', async () => {
+  await withServer(async (s, port) => {
+    s.route('/sync', () => {
+      throw new Error('snapshot missing');
+    });
+    s.route('/async', async () => {
+      await Promise.resolve();
+      throw new Error('provider failed');
+    });
+    let r = await get(port, '/sync');
+    assert.equal(r.status, 500);
+    assert.deepEqual(JSON.parse(r.body), { status: 'error', reason: 'snapshot missing' });
+    r = await get(port, '/async');
+    assert.equal(r.status, 500);
+    assert.deepEqual(JSON.parse(r.body), { status: 'error', reason: 'provider failed' });
+    assert.equal((await get(port, '/healthz')).status, 200);
+  });
+});

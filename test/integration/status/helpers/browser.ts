@@ -1,0 +1,67 @@
+/**
+ * Debian's Chromium driven by playwright-core, for the status page's tests:
+ * headless, no sandbox (the tests run as root, where Chromium's sandbox
+ * refuses to start), nothing that phones home, and a fresh profile in a
+ * temporary directory per context, removed by `close()`.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+
+export const CHROMIUM = '/usr/bin/chromium';
+
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+] as const;
+
+/** Why the browser tests cannot run here, or undefined when they can. */
+export function browserUnavailable(): string | undefined {
+  if (!existsSync(CHROMIUM)) return `${CHROMIUM} is missing (Debian package chromium; make debs installs it)`;
+  return undefined;
+}
+
+export interface BrowserOptions {
+  readonly javaScriptEnabled?: boolean;
+  readonly colorScheme?: 'light' | 'dark';
+  readonly viewport?: { width: number; height: number };
+}
+
+export interface OpenBrowser {
+  readonly context: BrowserContext;
+  close(): Promise<void>;
+}
+
+/** A headless Chromium with a fresh --user-data-dir (playwright passes it from launchPersistentContext). */
+export async function openBrowser(opts: BrowserOptions = {}): Promise<OpenBrowser> {
+  const profile = mkdtempSync(join(tmpdir(), 'pgt-chromium-'));
+  try {
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [...CHROMIUM_ARGS],
+      javaScriptEnabled: opts.javaScriptEnabled ?? true,
+      colorScheme: opts.colorScheme ?? 'light',
+      viewport: opts.viewport ?? { width: 1280, height: 900 },
+      timeout: 30_000,
+    });
+    return {
+      context,
+      async close() {
+        try {
+          await context.close();
+        } finally {
+          rmSync(profile, { recursive: true, force: true });
+        }
+      },
+    };
+  } catch (err) {
+    rmSync(profile, { recursive: true, force: true });
+    throw err;
+  }
+}
