@@ -4,6 +4,11 @@ import { ConfigError } from '../errors.js';
 
 /** The `section` of the file at `path` (undefined when no file was given or the section is absent). */
 export async function configSection(path: string | undefined, section: string): Promise<unknown> {
+  return (await configDocument(path, `a mapping with a "${section}:" section`))?.[section];
+}
+
+/** The whole file at `path` as a mapping of sections (undefined when no file was given or it is empty). */
+export async function configDocument(path: string | undefined, expected = 'a mapping of sections (relay:, routes:, ...)'): Promise<Readonly<Record<string, unknown>> | undefined> {
   if (path === undefined) return undefined;
   let text: string;
   try {
@@ -21,7 +26,7 @@ export async function configSection(path: string | undefined, section: string): 
   }
   if (doc === null || doc === undefined) return undefined;
   if (typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new ConfigError([{ field: '--config', value: path, expected: `a mapping with a "${section}:" section` }]);
+    throw new ConfigError([{ field: '--config', value: path, expected }]);
   }
-  return (doc as Record<string, unknown>)[section];
+  return doc as Record<string, unknown>;
 }

@@ -4,21 +4,14 @@
  * its own module under src/cli and exports a `register(program)` function;
  * this file only wires them up.
  */
-import { readFileSync } from 'node:fs';
+import { packageVersion } from './version.js';
 import { Command, CommanderError } from 'commander';
 import { exitCodeFor, formatError } from './exit.js';
+import { register as registerAgent } from './agent.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerRelay } from './relay.js';
 import { register as registerRoutes } from './routes.js';
 
-function packageVersion(): string {
-  const pkg = new URL('../../../package.json', import.meta.url);
-  try {
-    return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 export function buildProgram(): Command {
   const program = new Command('pathguard')
@@ -37,6 +30,7 @@ export function buildProgram(): Command {
     '\nExit status: 0 success, 1 failure, 2 usage error.\n' +
       'Every flag can also be set as an environment variable PATHGUARD_<FLAG> (e.g. PATHGUARD_LOG_LEVEL=debug).',
   );
+  registerAgent(program);
   registerRelay(program);
   registerRoutes(program);
   registerDemo(program);

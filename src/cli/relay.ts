@@ -4,13 +4,11 @@
  * learns the path MTU (ECMP / anycast PMTUD black holes).
  */
 import { Command, Option } from 'commander';
+import { addFlagOptions } from '../config/flags.js';
 import { RELAY_FLAGS, relayConfig } from '../relay/config.js';
 import { createLogger } from '../obs/log.js';
 import { configSection } from './config-file.js';
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
+import { hostUntilStopped } from './host.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -23,24 +21,14 @@ export function register(program: Command): void {
     .addOption(
       new Option('--print-rules <format>', 'print the capture rules this configuration needs (for --no-manage-firewall) and exit').choices(['nft', 'iptables']),
     );
-  for (const def of RELAY_FLAGS) {
-    const env = def.env.length > 0 ? ` [env: ${def.env.join(', ')}]` : '';
-    const dflt = def.defaultText !== undefined && !def.description.includes('(default:') ? ` (default: ${def.defaultText})` : '';
-    const o = new Option(def.flags, `${def.description}${dflt}${env}`);
-    if (def.repeatable) o.argParser(collect);
-    cmd.addOption(o);
-    if (def.negatable) cmd.addOption(new Option(`--no-${def.flags.slice(2).split(' ')[0]}`, `do not ${def.description.split(' (')[0]}`));
-    for (const a of def.aliases) {
-      const alias = new Option(a.flags).hideHelp();
-      if (def.repeatable) alias.argParser(collect);
-      cmd.addOption(alias);
-    }
-  }
+  addFlagOptions(cmd, RELAY_FLAGS);
   cmd.addHelpText(
     'after',
     '\nExamples:\n' +
       '  pathguard relay --peers 192.0.2.11,192.0.2.12 --vip-networks 198.51.100.0/24\n' +
+      '  pathguard relay --peers 192.0.2.11+2001:db8::11,192.0.2.12+2001:db8::12 --vip-networks 198.51.100.0/24,2001:db8:f::/48\n' +
       '  pathguard relay --transport l2 --iface eth0 --peers 192.0.2.11,192.0.2.12 --vip-networks 2001:db8:f::/48\n' +
+      '\nA peer is a node: join one node\'s IPv4 and IPv6 addresses with + and it gets one replica per message.\n' +
       '\nMetrics on /metrics, liveness on /healthz (fails when the capture loop stalls), readiness on /readyz.',
   );
   cmd.action(async (flags: Record<string, unknown>) => {
@@ -52,11 +40,10 @@ export function register(program: Command): void {
       return;
     }
     const log = createLogger({ level: cfg.logLevel });
-    const { startRelay } = await import('../relay/component.js');
-    const relay = await startRelay(cfg, log);
-    const code = await relay.done;
-    process.exitCode = code;
-    // The worker and watches are closed; exit now rather than wait on stray handles.
-    setImmediate(() => process.exit(code));
+    const { relayComponent } = await import('../relay/component.js');
+    await hostUntilStopped(
+      { log, listen: cfg.metricsAddr, exitOnFailure: true, ...(cfg.readyFile ? { readyFile: cfg.readyFile } : {}), ...(cfg.nodeName ? { nodeName: cfg.nodeName } : {}) },
+      [{ def: relayComponent, cfg }],
+    );
   });
 }

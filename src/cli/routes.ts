@@ -6,60 +6,41 @@
  * ROUTES_FIELDS (src/routes/config.ts); the environment variables of
  * metallb-node-route-agent are accepted as aliases.
  */
-import { Command, Option } from 'commander';
-import { envNames, flagName, type Field } from '../config/field.js';
+import type { Command } from 'commander';
+import { addFlagOptions, flagDefinitions } from '../config/flags.js';
 import { ROUTES_FIELDS, routesConfig } from '../routes/config.js';
 import { RTPROT_PATHGUARD } from '../routes/objects.js';
 import { createLogger } from '../obs/log.js';
 import { configSection } from './config-file.js';
+import { hostUntilStopped } from './host.js';
 
-type Key = keyof typeof ROUTES_FIELDS;
 
-/** Switches (no value); `negatable` ones default to on and also get `--no-<flag>`. */
-const SWITCHES: Readonly<Partial<Record<Key, { negatable: boolean }>>> = {
-  suppress: { negatable: true },
-  useCrds: { negatable: true },
-  removeForeign: { negatable: false },
-  once: { negatable: false },
-  clean: { negatable: false },
-  dryRun: { negatable: false },
-};
-
-const VALUE_NAMES: Readonly<Partial<Record<Key, string>>> = {
-  nodeName: 'name',
-  table: 'id',
-  rulePriority: 'priority',
-  fwmark: 'mark[/mask]',
-  peerWeight: 'weights',
-  metallbFile: 'path',
-  metallbNamespace: 'namespace',
-  metallbConfigmap: 'name',
-  debounce: 'duration',
-  resyncInterval: 'duration',
-  maxReconcileWait: 'duration',
-  preScript: 'path',
-  postScript: 'path',
-  scriptTimeout: 'duration',
-  readyFile: 'path',
-  metricsAddr: 'addr',
-  logLevel: 'level',
-};
-
-const DEFAULT_TEXT: Readonly<Partial<Record<Key, string>>> = {
-  peerWeight: '100',
-  debounce: '250ms',
-  resyncInterval: '5m',
-  maxReconcileWait: '1m',
-  scriptTimeout: '30s',
-  nodeName: '$NODE_NAME',
-};
-
-function defaultText(key: Key): string | undefined {
-  if (DEFAULT_TEXT[key] !== undefined) return DEFAULT_TEXT[key];
-  const d = (ROUTES_FIELDS[key] as Field<unknown>).default;
-  if (d === undefined || typeof d === 'boolean') return undefined;
-  return String(d);
-}
+/** The routes options for the CLI, in field order (src/config/flags.ts). */
+const ROUTES_FLAGS = flagDefinitions(ROUTES_FIELDS, {
+  nodeName: { valueName: 'name', defaultText: '$NODE_NAME' },
+  table: { valueName: 'id' },
+  rulePriority: { valueName: 'priority' },
+  fwmark: { valueName: 'mark[/mask]' },
+  peerWeight: { valueName: 'weights', defaultText: '100' },
+  suppress: { switch: 'boolean' },
+  useCrds: { switch: 'boolean' },
+  removeForeign: { switch: 'plain' },
+  once: { switch: 'plain' },
+  clean: { switch: 'plain' },
+  dryRun: { switch: 'plain' },
+  metallbFile: { valueName: 'path' },
+  metallbNamespace: { valueName: 'namespace' },
+  metallbConfigmap: { valueName: 'name' },
+  debounce: { valueName: 'duration', defaultText: '250ms' },
+  resyncInterval: { valueName: 'duration', defaultText: '5m' },
+  maxReconcileWait: { valueName: 'duration', defaultText: '1m' },
+  preScript: { valueName: 'path' },
+  postScript: { valueName: 'path' },
+  scriptTimeout: { valueName: 'duration', defaultText: '30s' },
+  readyFile: { valueName: 'path' },
+  metricsAddr: { valueName: 'addr' },
+  logLevel: { valueName: 'level' },
+});
 
 export function register(program: Command): void {
   const cmd = program
@@ -73,22 +54,7 @@ export function register(program: Command): void {
         'Reads the MetalLB CRDs (or the legacy ConfigMap) from the Kubernetes API, or --metallb-file. Needs CAP_NET_ADMIN.',
     )
     .option('--config <file>', 'YAML configuration file; its "routes:" section sets any option below except --once, --clean and --dry-run (flags and environment win)');
-  for (const key of Object.keys(ROUTES_FIELDS) as Key[]) {
-    const spec = ROUTES_FIELDS[key] as Field<unknown>;
-    const name = flagName(key);
-    const sw = SWITCHES[key];
-    const env = envNames(key, spec);
-    const dflt = defaultText(key);
-    const shown = sw ? (sw.negatable ? 'on' : undefined) : dflt;
-    const help = `${spec.help ?? ''}${shown !== undefined ? ` (default: ${shown})` : ''} [env: ${env.join(', ')}]`;
-    if (sw) {
-      // switches that default to on also take an explicit value: `--use-crds=false`, `--suppress false`
-      cmd.addOption(new Option(sw.negatable ? `--${name} [bool]` : `--${name}`, help));
-      if (sw.negatable) cmd.addOption(new Option(`--no-${name}`, `turn --${name} off`));
-    } else {
-      cmd.addOption(new Option(`--${name} <${VALUE_NAMES[key] ?? 'value'}>`, help));
-    }
-  }
+  addFlagOptions(cmd, ROUTES_FLAGS);
   cmd.addHelpText(
     'after',
     '\nModes:\n' +
@@ -113,7 +79,7 @@ export function register(program: Command): void {
     const cfg = routesConfig(rest, process.env, await configSection(config, 'routes'));
     const log = createLogger({ level: cfg.logLevel });
     // Loaded only when this command runs: every command's start-up (and the relay's memory) stays lean.
-    const { routesClean, routesOnce, startRoutes } = await import('../routes/component.js');
+    const { routesClean, routesOnce, routesComponent } = await import('../routes/component.js');
     const out = {
       stdout: (s: string) => process.stdout.write(`${s}\n`),
       stderr: (s: string) => process.stderr.write(`${s}\n`),
@@ -126,10 +92,15 @@ export function register(program: Command): void {
       process.exitCode = await routesOnce(cfg, log, out);
       return;
     }
-    const running = await startRoutes(cfg, log);
-    const code = await running.done;
-    process.exitCode = code;
-    // watches and sockets are closed; exit now rather than wait on stray handles
-    setImmediate(() => process.exit(code));
+    await hostUntilStopped(
+      {
+        log,
+        exitOnFailure: true,
+        ...(cfg.metricsAddr !== undefined ? { listen: cfg.metricsAddr } : {}),
+        ...(cfg.readyFile !== undefined ? { readyFile: cfg.readyFile } : {}),
+        ...(cfg.nodeName !== undefined ? { nodeName: cfg.nodeName } : {}),
+      },
+      [{ def: routesComponent, cfg }],
+    );
   });
 }

@@ -6,7 +6,7 @@
  */
 import { NetlinkSocket, type NetlinkSubscription } from '../net/netlink-socket.js';
 import { NETLINK } from '../wire/netlink.js';
-import { RTM, RTNL_FAMILY, RTNLGRP, NUD, type RtnlRequest } from '../wire/rtnetlink.js';
+import { IFF, RTM, RTNL_FAMILY, RTNLGRP, NUD, type RtnlRequest } from '../wire/rtnetlink.js';
 import { decodeRoute, dumpRoutes, getRoute } from '../wire/rtnl-route.js';
 import { decodeLink, dumpLinks } from '../wire/rtnl-link.js';
 import { decodeAddress, dumpAddresses } from '../wire/rtnl-address.js';
@@ -39,6 +39,18 @@ export class NodeView {
       if (m.type !== RTM.NEWLINK) continue;
       const l = decodeLink(m);
       if (l.name !== undefined) out.set(l.index, l.name);
+    }
+    return out;
+  }
+
+  /** Every link's name, MTU and whether it is up (IFF_UP and IFF_LOWER_UP): the status page's uplinks. */
+  async linkDetails(): Promise<{ readonly index: number; readonly name: string; readonly mtu: number; readonly up: boolean }[]> {
+    const out: { index: number; name: string; mtu: number; up: boolean }[] = [];
+    for (const m of await this.dump(dumpLinks())) {
+      if (m.type !== RTM.NEWLINK) continue;
+      const l = decodeLink(m);
+      if (l.name === undefined) continue;
+      out.push({ index: l.index, name: l.name, mtu: l.mtu ?? 0, up: (l.flags & IFF.UP) !== 0 && (l.flags & IFF.LOWER_UP) !== 0 });
     }
     return out;
   }

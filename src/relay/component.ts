@@ -13,20 +13,20 @@
 import { Worker } from 'node:worker_threads';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Logger } from '../obs/log.js';
-import { componentLogger } from '../obs/log.js';
-import { createMetrics } from '../obs/metrics.js';
-import { StatusServer } from '../obs/http.js';
-import { readyFile, type ReadyFile } from '../obs/ready-file.js';
 import { Shutdown } from '../obs/shutdown.js';
+import type { Component, ComponentContext, ComponentDefinition } from '../obs/component.js';
+import type { RelayPeerStatus, RelayStatus } from '../status/model.js';
 import { applyRuleset, nftAvailable, removeTable, updatePeerSets } from '../firewall/nft.js';
 import { manualRules, relayRuleset } from '../firewall/ruleset.js';
 import { StaticPeers, formatPeerList, peerElements, type Peer } from '../peers/peer-set.js';
 import { addressEqual, addressKey, formatAddress } from '../wire/ip-address.js';
 import { ConfigError, PathguardError, UnsupportedError, reviveError } from '../errors.js';
-import type { RelayConfig } from './config.js';
+import { relayConfig, type RelayConfig } from './config.js';
 import { CombinedStats, MAX_PEER_SLOTS, RelayStats, type StatsReader } from './stats.js';
 import { PeerSlots } from './peer-slots.js';
 import { unrelayableFamilies } from './families.js';
+import { REJECT_REASONS } from './validate.js';
+import { RATE_LIMIT } from './rate-limiter.js';
 import type { PeerTarget } from './transports.js';
 import type { DataPlaneInit, FromDataPlane, ToDataPlane } from './data-plane.js';
 import { NodeView } from '../net/node-view.js';
@@ -34,7 +34,6 @@ import { formatMac } from '../wire/ethernet.js';
 import type { KubernetesPeers } from '../peers/kubernetes.js';
 import { addAddress, IFA_F } from '../wire/rtnl-address.js';
 import { RT_SCOPE } from '../wire/rtnetlink.js';
-import { hostname } from 'node:os';
 import { registerRelayMetrics } from './metrics.js';
 
 /** The data plane must turn its loop at least this often, or /healthz fails. */
@@ -42,11 +41,6 @@ const STALL_MS = 5_000;
 /** Accepted clock difference between relays for udp replicas. */
 const MAX_SKEW_S = 30;
 
-export interface RunningRelay {
-  /** Resolves with the exit code when the relay has stopped (signal or fatal error). */
-  readonly done: Promise<number>;
-  stop(reason: string): Promise<number>;
-}
 
 async function readKey(path: string): Promise<Uint8Array> {
   let raw: Buffer;
@@ -166,32 +160,31 @@ export async function relayRulesText(cfg: RelayConfig, format: 'nft' | 'iptables
   });
 }
 
-export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<RunningRelay> {
-  const log = componentLogger(rootLog, 'relay');
-  const metrics = createMetrics();
+/** The relay as a component of the runtime (src/agent/runtime.ts). */
+export const relayComponent: ComponentDefinition<RelayConfig> = {
+  name: 'relay',
+  summary: 'relays ICMP "fragmentation needed" / "packet too big" to every other node (NFLOG, nftables)',
+  config: (flags, env, section) => relayConfig(flags, env, section),
+  start: (ctx, cfg) => startRelay(ctx, cfg),
+};
+
+export async function startRelay(ctx: ComponentContext, cfg: RelayConfig): Promise<Component> {
+  const log = ctx.log;
+  const metrics = ctx.metrics;
   // One set of counters per data-plane worker (each is their only writer), read together.
   const workerStats = Array.from({ length: cfg.workers }, () => new RelayStats());
   const stats: StatsReader = workerStats.length === 1 ? workerStats[0]! : new CombinedStats(workerStats);
-  const status = new StatusServer({ listen: cfg.metricsAddr, registry: metrics.registry, log });
-  let resolveDone!: (code: number) => void;
-  const done = new Promise<number>((r) => (resolveDone = r));
   let stopped = false;
-  // A signal runs the shutdown steps, then lands here with the exit code.
-  const shutdown = new Shutdown({
-    log,
-    exit: (code) => {
-      stopped = true;
-      resolveDone(code);
-    },
-  });
+  // What start-up builds, undone in reverse order by stop() (a start-up failure runs it too).
+  const shutdown = new Shutdown({ log, exit: () => undefined });
+  const notReady = { capture: 'NFLOG not bound yet' as string | undefined, firewall: 'firewall table not applied yet' as string | undefined };
+  const fail = (err: unknown): void => {
+    if (!stopped) ctx.fail(err);
+  };
+  /** Start-up is over: a data-plane failure from now on is reported to the runtime, not thrown. */
+  let running = false;
 
-  const captureReady = status.addReadinessCondition('capture');
-  const firewallReady = status.addReadinessCondition('firewall');
-  captureReady.notReady('NFLOG not bound yet');
-  firewallReady.notReady('firewall table not applied yet');
-
-  const view = NodeView.open();
-  shutdown.add('netlink', () => view.close());
+  const view = ctx.node;
 
   if (cfg.manageFirewall) {
     const nft = await nftAvailable();
@@ -218,11 +211,10 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
     peerSource = new StaticPeers(cfg.peers);
   } else {
     // Loaded on demand: the Kubernetes client alone costs ~0.6 s of start-up.
-    const { loadKubeConfig } = await import('../k8s/client.js');
     const { KubernetesPeers } = await import('../peers/kubernetes.js');
-    let kc;
+    let nodes;
     try {
-      kc = loadKubeConfig().kubeConfig;
+      nodes = await ctx.kube.nodes();
     } catch (err) {
       throw new ConfigError([
         {
@@ -232,8 +224,8 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
         },
       ]);
     }
-    const nodeName = cfg.nodeName ?? hostname();
-    const k8sPeers = new KubernetesPeers(kc, { nodeName, onError: (e) => log.warn({ what: e.what, status: e.status, retryInMs: e.retryInMs }, `Kubernetes: ${e.message}`) });
+    const nodeName = cfg.nodeName ?? ctx.nodeName;
+    const k8sPeers = new KubernetesPeers(nodes, { nodeName });
     peerSource = k8sPeers;
     shutdown.add('kubernetes', () => k8sPeers.stop());
     log.info({ nodeName }, 'no --peers: discovering peers from Kubernetes Node objects');
@@ -366,19 +358,13 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
           else if (m.type === 'fatal') {
             const err = reviveError(m.error);
             reject(err);
-            if (!stopped) {
-              log.error({ code: err.code }, `data plane failed${which}: ${err.message}`);
-              void stop('data plane failed', 1);
-            }
+            if (running) fail(new PathguardError(err.code, `data plane failed${which}: ${err.message}`));
           } else if (m.type === 'debug') log.debug(m.fields, m.msg);
           else if (m.type === 'warning') log.warn({ error: m.error, count: m.count, ...(workers.length > 1 ? { worker: i } : {}) }, m.msg);
         });
         worker.on('error', (err) => {
           reject(err);
-          if (!stopped) {
-            log.error({ err }, `data plane crashed${which}`);
-            void stop('data plane crashed', 1);
-          }
+          if (running) fail(new PathguardError('PG_INTERNAL', `data plane crashed${which}: ${err.message}`));
         });
       }),
   );
@@ -394,23 +380,20 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
     clearTimeout(t);
   });
 
-  async function stop(reason: string, code = 0): Promise<number> {
-    if (stopped) return done;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
     stopped = true;
-    log.info({ reason }, 'stopping');
-    const rc = await shutdown.trigger(reason);
-    resolveDone(code || rc);
-    return code || rc;
-  }
+    await shutdown.trigger('stop');
+  };
 
   let info: { tunName?: string };
   try {
     info = await ready;
   } catch (err) {
-    await stop('start-up failed', 1);
+    await stop();
     throw err;
   }
-  captureReady.ready();
+  notReady.capture = undefined;
 
   // Then the firewall table: the capture rules are what feed NFLOG. Not
   // before: a relay that cannot bind the group (another relay holds it) must
@@ -428,10 +411,10 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
       log.info({ rules: ruleset }, '--no-manage-firewall: the capture rules must be in place; these are the rules pathguard would add');
     }
   } catch (err) {
-    await stop('start-up failed', 1);
+    await stop();
     throw err;
   }
-  firewallReady.ready();
+  notReady.firewall = undefined;
   log.info({ groups, transport: cfg.transport, peers: formatPeerList(staticPeers.current()), dryRun: cfg.dryRun }, 'capturing');
 
   if (info.tunName) await prepareTunForReplicas(info.tunName, view, local, log);
@@ -440,20 +423,6 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
   const peerErrors = () => slots.samples(staticPeers.current().map((p) => p.id), peerCount);
   const refreshes = { changed: 0, unchanged: 0 };
   registerRelayMetrics(metrics.registry, { stats, transport: cfg.transport, peerErrors, refreshes: () => refreshes });
-  status.addLivenessCheck('capture loop', () => {
-    const age = Date.now() - stats.get('heartbeat_ms');
-    return age > STALL_MS ? `capture loop stalled for ${Math.round(age / 1000)} s` : undefined;
-  });
-  const listening = await status.start();
-  shutdown.add('status server', () => status.close());
-  log.info({ metrics: `${listening.host}:${listening.port}` }, 'serving /metrics, /healthz, /readyz');
-
-  let ready_: ReadyFile | undefined;
-  if (cfg.readyFile) {
-    ready_ = await readyFile(cfg.readyFile, { component: 'relay', metrics: listening });
-    shutdown.add('ready file', () => ready_!.remove());
-  }
-
   // Keep peers, local addresses and MACs current, and quiet: a refresh
   // derives the state the workers and the firewall need and changes them only
   // when it differs from what is in force (neighbour tables churn all the
@@ -534,7 +503,43 @@ export async function startRelay(cfg: RelayConfig, rootLog: Logger): Promise<Run
   });
   if (cfg.transport === 'l2' && unresolvedPeers().length > 0) schedule();
 
-  shutdown.install();
-  return { done, stop: (reason) => stop(reason) };
-}
+  running = true;
 
+  const counters = () => {
+    const rejected: Record<string, number> = {};
+    for (const r of REJECT_REASONS) rejected[r] = stats.rejected(r);
+    const rateLimited: Record<string, number> = {};
+    for (const r of RATE_LIMIT) rateLimited[r] = stats.rateLimited(r);
+    return { received: stats.get('received'), relayed: stats.get('relayed'), duplicate: stats.get('duplicate'), loop: stats.get('loop'), rejected, rateLimited };
+  };
+  const names = () => new Map([...links].map(([i, n]) => [i, n]));
+  return {
+    ready: () => notReady.capture ?? notReady.firewall,
+    live: () => {
+      const age = Date.now() - stats.get('heartbeat_ms');
+      return age > STALL_MS ? `capture loop stalled for ${Math.round(age / 1000)} s` : undefined;
+    },
+    firstReady: Promise.resolve(),
+    status: (): RelayStatus & Record<string, unknown> => {
+      const ifnames = names();
+      const errors = new Map(peerErrors().map((e) => [e.peer, e.value]));
+      const peers: RelayPeerStatus[] = staticPeers.current().map((p) => {
+        const m = macs.get(p.id);
+        const carrier = m ? ifnames.get(m.ifindex) : undefined;
+        return {
+          ...(p.name !== undefined ? { name: p.name } : {}),
+          addresses: p.addresses.map((a) => a.address),
+          ...(carrier !== undefined ? { carrier } : {}),
+          ...(m ? { mac: formatMac(m.mac) } : {}),
+          sendErrors: errors.get(p.id) ?? 0,
+        };
+      });
+      return { transport: cfg.transport, groups, counters: counters(), peers };
+    },
+    series: () => {
+      const c = counters();
+      return { received: c.received, relayed: c.relayed, rejected: Object.values(c.rejected).reduce((a, b) => a + b, 0) };
+    },
+    stop,
+  };
+}

@@ -26,6 +26,7 @@
  * - rates and dedup window: see rate-limiter.ts and dedup.ts.
  */
 import { envNames, field, flagName, resolveFields, type Field, type Origin } from '../config/field.js';
+import { flagDefinitions, foldAliases, type FlagDefinition } from '../config/flags.js';
 import { boolean, duration, integer, list, listenAddress, oneOf, parser, text, DNS1123_SUBDOMAIN, FAIL, type ListenAddress } from '../config/parsers.js';
 import { throwIfProblems } from '../config/problems.js';
 import { LOG_LEVELS, type LogLevel } from '../obs/log.js';
@@ -283,99 +284,32 @@ export interface RelayConfig {
   readonly tunName: string;
 }
 
-/** A flag spelling besides the main one: its commander flags string and the attribute commander stores it under. */
-export interface FlagAlias {
-  readonly flags: string;
-  readonly attribute: string;
-}
-
-/**
- * Everything the CLI needs to declare one option with complete --help text.
- * Declare no commander default and no Option.env(): relayConfig() resolves
- * defaults and the environment itself (precedence flag > env > file >
- * default), and a commander default would shadow env and file.
- */
-export interface FlagDefinition {
-  /** Config field, and commander's attribute for the main flag. */
-  readonly key: RelayFieldKey;
-  /** Commander flags string: `--nflog-group <group>`, or `--dry-run` for a switch. */
-  readonly flags: string;
-  /** Also declare `--no-<name>` (a switch that defaults to on). */
-  readonly negatable: boolean;
-  /** May be given several times; the CLI collects the values into an array. */
-  readonly repeatable: boolean;
-  /** Other spellings (go-pmtud's), declared as hidden options; relayConfig() folds their attributes into `key`. */
-  readonly aliases: readonly FlagAlias[];
-  /** Environment variables read, highest precedence first. */
-  readonly env: readonly string[];
-  /** Default as shown in --help, absent when there is none. */
-  readonly defaultText?: string;
-  readonly description: string;
-}
-
-const VALUE_NAMES: Readonly<Partial<Record<RelayFieldKey, string>>> = {
-  nflogGroup: 'group',
-  iface: 'name',
-  transport: 'kind',
-  relayPort: 'port',
-  peers: 'peers',
-  nodeName: 'name',
-  vipNetworks: 'cidrs',
-  ignoreNetworks: 'cidrs',
-  ports: 'ports',
-  srcRate: 'rate',
-  srcBurst: 'n',
-  ifaceRate: 'rate',
-  ifaceBurst: 'n',
-  dedupWindow: 'duration',
-  ttl: 'n',
-  workers: 'n',
-  keyFile: 'path',
-  metricsAddr: 'addr',
-  metricsPort: 'port',
-  readyFile: 'path',
-  logLevel: 'level',
-  tunName: 'name',
-};
-
-const ALIASES: Readonly<Partial<Record<RelayFieldKey, readonly string[]>>> = {
-  nflogGroup: ['--nflog_group'],
-  iface: ['--iface_names'],
-  nodeName: ['--nodename'],
-  metricsPort: ['--metrics_port'],
-};
-
-const DEFAULT_TEXT: Readonly<Partial<Record<RelayFieldKey, string>>> = {
-  iface: 'the interface of the default route',
-  peers: 'from Kubernetes Node objects',
-  nodeName: 'the host name',
-  metricsAddr: `:${METRICS_PORT_DEFAULT}`,
-  dedupWindow: `${DEDUP_DEFAULTS.windowMs}ms`,
-};
-
-function showDefault(v: unknown): string | undefined {
-  if (v === undefined) return undefined;
-  if (Array.isArray(v)) return v.length === 0 ? undefined : v.join(',');
-  return String(v);
-}
-
-/** The relay's options for the CLI, in field order. */
-export const RELAY_FLAGS: readonly FlagDefinition[] = (Object.keys(RELAY_FIELDS) as RelayFieldKey[]).map((key) => {
-  const spec: Field<unknown> = RELAY_FIELDS[key];
-  const name = flagName(key);
-  const isSwitch = key === 'manageFirewall' || key === 'dryRun';
-  const valueName = VALUE_NAMES[key] ?? 'value';
-  const defaultText = DEFAULT_TEXT[key] ?? showDefault(spec.default);
-  return Object.freeze({
-    key,
-    flags: isSwitch ? `--${name}` : `--${name} <${valueName}>`,
-    negatable: key === 'manageFirewall',
-    repeatable: key === 'iface',
-    aliases: (ALIASES[key] ?? []).map((a) => ({ flags: isSwitch ? a : `${a} <${valueName}>`, attribute: a.slice(2) })),
-    env: envNames(key, spec),
-    ...(defaultText !== undefined ? { defaultText } : {}),
-    description: spec.help ?? '',
-  });
+/** The relay's options for the CLI, in field order (src/config/flags.ts). */
+export const RELAY_FLAGS: readonly FlagDefinition[] = flagDefinitions(RELAY_FIELDS, {
+  nflogGroup: { valueName: 'group', aliases: ['--nflog_group'] },
+  iface: { valueName: 'name', repeatable: true, aliases: ['--iface_names'], defaultText: 'the interface of the default route' },
+  transport: { valueName: 'kind' },
+  relayPort: { valueName: 'port' },
+  peers: { valueName: 'peers', defaultText: 'from Kubernetes Node objects' },
+  nodeName: { valueName: 'name', aliases: ['--nodename'], defaultText: 'the host name' },
+  vipNetworks: { valueName: 'cidrs' },
+  ignoreNetworks: { valueName: 'cidrs' },
+  ports: { valueName: 'ports' },
+  srcRate: { valueName: 'rate' },
+  srcBurst: { valueName: 'n' },
+  ifaceRate: { valueName: 'rate' },
+  ifaceBurst: { valueName: 'n' },
+  dedupWindow: { valueName: 'duration', defaultText: `${DEDUP_DEFAULTS.windowMs}ms` },
+  ttl: { valueName: 'n' },
+  workers: { valueName: 'n' },
+  keyFile: { valueName: 'path' },
+  metricsAddr: { valueName: 'addr', defaultText: `:${METRICS_PORT_DEFAULT}` },
+  metricsPort: { valueName: 'port', aliases: ['--metrics_port'] },
+  manageFirewall: { switch: 'negatable' },
+  dryRun: { switch: 'plain' },
+  readyFile: { valueName: 'path' },
+  logLevel: { valueName: 'level' },
+  tunName: { valueName: 'name' },
 });
 
 function describe(key: RelayFieldKey): string {
@@ -398,20 +332,7 @@ export function relayConfig(
   const problems: ConfigProblem[] = [];
 
   // Fold go-pmtud flag spellings into their fields.
-  const folded: Record<string, unknown> = { ...(flags ?? {}) };
-  for (const def of RELAY_FLAGS) {
-    for (const alias of def.aliases) {
-      const v = folded[alias.attribute];
-      if (v === undefined) continue;
-      delete folded[alias.attribute];
-      const main = folded[def.key];
-      if (main !== undefined && JSON.stringify(main) !== JSON.stringify(v)) {
-        problems.push({ field: `--${alias.attribute}`, value: v, expected: `not to contradict --${flagName(def.key)} (${JSON.stringify(main)}); give one of them` });
-        continue;
-      }
-      folded[def.key] = v;
-    }
-  }
+  const folded = foldAliases(flags, RELAY_FLAGS, (p) => problems.push(p));
 
   const { values: v, origins, problems: found } = resolveFields(RELAY_FIELDS, { flags: folded, env, file: fileDoc }, 'relay');
   problems.push(...found);

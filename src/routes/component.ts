@@ -10,11 +10,11 @@
  */
 import type { Logger } from '../obs/log.js';
 import { componentLogger } from '../obs/log.js';
-import { createMetrics } from '../obs/metrics.js';
-import { StatusServer, heartbeatCheck } from '../obs/http.js';
-import { readyFile, type ReadyFile } from '../obs/ready-file.js';
-import { Shutdown } from '../obs/shutdown.js';
-import type { RoutesConfig } from './config.js';
+import { heartbeatCheck } from '../obs/http.js';
+import type { Component, ComponentContext, ComponentDefinition } from '../obs/component.js';
+import type { KubeAccess } from '../k8s/access.js';
+import type { RoutesStatus } from '../status/model.js';
+import { routesConfig, type RoutesConfig } from './config.js';
 import { RoutesKernel, operations } from './kernel.js';
 import { plan } from './plan.js';
 import { formatPlan, planCounts } from './plan-text.js';
@@ -47,10 +47,17 @@ export interface RoutesRunOptions {
  * The source the configuration names: the file, or the Kubernetes API (whose
  * client is loaded only then; it takes most of a second).
  */
-export async function openSource(cfg: RoutesConfig, log: Logger, env: Readonly<Record<string, string | undefined>> = process.env): Promise<RoutesSource> {
+export async function openSource(cfg: RoutesConfig, log: Logger, env: Readonly<Record<string, string | undefined>> = process.env, kube?: KubeAccess): Promise<RoutesSource> {
   const common = { namespace: cfg.metallbNamespace, ...(cfg.nodeName !== undefined ? { nodeName: cfg.nodeName } : {}), log };
   if (cfg.metallbFile !== undefined) return new FileSource(cfg.metallbFile, common);
-  const [{ loadKubeConfig }, { KubernetesSource }] = await Promise.all([import('../k8s/client.js'), import('../routes/kubernetes-source.js')]);
+  const { KubernetesSource } = await import('./kubernetes-source.js');
+  if (kube !== undefined) {
+    // The agent's one client, and this node's labels from its shared Node informer.
+    const kc = await kube.config();
+    const nodes = cfg.nodeName !== undefined ? await kube.nodes() : undefined;
+    return new KubernetesSource(kc.kubeConfig, { ...common, useCrds: cfg.useCrds, configMapName: cfg.metallbConfigmap, server: kc.server, ...(nodes ? { nodes } : {}) });
+  }
+  const { loadKubeConfig } = await import('../k8s/client.js');
   const kc = loadKubeConfig({ env });
   return new KubernetesSource(kc.kubeConfig, { ...common, useCrds: cfg.useCrds, configMapName: cfg.metallbConfigmap, server: kc.server });
 }
@@ -64,6 +71,17 @@ export function exitCodeOf(r: ReconcileReport): number {
   if (r.outcome === 'failed' || r.outcome === 'held' || r.outcome === 'partial') return 1;
   if (r.scripts.some((s) => !s.ok)) return 1;
   return r.problems.some((p) => p.severity !== 'notice') ? 1 : 0;
+}
+
+/** The reasons a reconcile was not a full success, each with the item it concerns (the status page's table). */
+function itemProblems(r: ReconcileReport): { item: string; reason: string }[] {
+  const out: { item: string; reason: string }[] = [];
+  if (r.error) out.push({ item: 'kernel', reason: r.error.message });
+  if (r.held) out.push({ item: 'configuration', reason: `held: ${r.held.reason}` });
+  for (const p of r.problems) if (p.severity !== 'notice') out.push({ item: p.item, reason: formatProblem(p) });
+  for (const f of r.failures) out.push({ item: describeOperation(f.operation), reason: f.error.message });
+  for (const sc of r.scripts) if (!sc.ok) out.push({ item: `${sc.phase}-script`, reason: sc.detail ?? 'failed' });
+  return out;
 }
 
 /** The reasons a reconcile was not a full success, one per line. */
@@ -166,77 +184,88 @@ export interface RunningRoutes {
   stop(reason: string): Promise<number>;
 }
 
-/** The long-running agent. */
-export async function startRoutes(cfg: RoutesConfig, rootLog: Logger, opts: RoutesRunOptions & { readonly installSignals?: boolean } = {}): Promise<RunningRoutes> {
-  const log = componentLogger(rootLog, 'routes');
-  let resolveDone!: (code: number) => void;
-  const done = new Promise<number>((r) => (resolveDone = r));
-  const shutdown = new Shutdown({ log, exit: (code) => resolveDone(code) });
+/** The routes component: a reconciler kept running on configuration and kernel events. */
+export interface RoutesComponent extends Component {
+  readonly reconciler: Reconciler;
+}
 
+/** The routes component as the runtime hosts it (src/agent/runtime.ts). */
+export const routesComponent: ComponentDefinition<RoutesConfig> = {
+  name: 'routes',
+  summary: 'return-path policy routing for MetalLB BGP pools (rtnetlink)',
+  config: (flags, env, section) => routesConfig(flags, env, section),
+  start: (ctx, cfg) => startRoutesComponent(ctx, cfg),
+};
+
+const OUTCOME: Readonly<Record<string, 'ok' | 'partial' | 'failed' | 'held'>> = { applied: 'ok', unchanged: 'ok', partial: 'partial', failed: 'failed', held: 'held' };
+
+/**
+ * Starts the reconciler. Stopping leaves the kernel as it is: the rules and
+ * routes keep carrying traffic while the agent restarts or is upgraded
+ * (`routes --clean` removes them).
+ */
+export async function startRoutesComponent(ctx: ComponentContext, cfg: RoutesConfig, opts: RoutesRunOptions = {}): Promise<RoutesComponent> {
+  const log = ctx.log;
+  const nodeCfg = cfg.nodeName === undefined && cfg.metallbFile === undefined ? { ...cfg, nodeName: ctx.nodeName } : cfg;
   const kernel = kernelOf(opts);
-  shutdown.add('netlink', () => kernel.close());
-  const source = opts.source ?? (await openSource(cfg, log, opts.env));
-  const reconciler = new Reconciler({ cfg, kernel, source, log });
-  const metrics = createMetrics();
-  reconciler.onReport(routesMetrics(metrics));
-
-  let status: StatusServer | undefined;
-  let reconciled: { ready(): void; notReady(reason: string): void } | undefined;
-  if (cfg.metricsAddr !== undefined) {
-    status = new StatusServer({ listen: cfg.metricsAddr, registry: metrics.registry, log });
-    reconciled = status.addReadinessCondition('reconciled');
-    reconciled.notReady('no successful reconcile yet');
-    if (cfg.maxReconcileWait > 0) {
-      // the periodic reconcile reports at least every maxReconcileWait; three missed in a row is a stuck loop
-      const beat = heartbeatCheck('reconcile loop', Math.max(3 * cfg.maxReconcileWait, 60_000));
-      reconciler.onReport(() => beat.beat());
-      status.addLivenessCheck('reconcile loop', beat.check);
-    }
+  let source: RoutesSource;
+  try {
+    source = opts.source ?? (await openSource(nodeCfg, log, opts.env, opts.env === undefined ? ctx.kube : undefined));
+  } catch (err) {
+    kernel.close();
+    throw err;
   }
+  const reconciler = new Reconciler({ cfg: nodeCfg, kernel, source, log });
+  reconciler.onReport(routesMetrics(ctx.metrics));
 
-  let ready: ReadyFile | undefined;
-  let readyWriting: Promise<void> | undefined;
-  let listening: { host: string; port: number } | undefined;
+  let reconciled = false;
+  let resolveFirst!: () => void;
+  const firstReady = new Promise<void>((r) => (resolveFirst = r));
+  let last: { readonly report: ReconcileReport; readonly at: string } | undefined;
+  let reconciles = 0;
+  // The periodic reconcile reports at least every maxReconcileWait; three missed in a row is a stuck loop.
+  const beat = cfg.maxReconcileWait > 0 ? heartbeatCheck('reconcile loop', Math.max(3 * cfg.maxReconcileWait, 60_000)) : undefined;
   reconciler.onReport((r) => {
+    beat?.beat();
+    if (r.outcome === 'planned') return;
+    reconciles++;
+    last = { report: r, at: new Date().toISOString() };
     if (r.outcome !== 'applied' && r.outcome !== 'unchanged') return;
-    reconciled?.ready();
-    if (cfg.readyFile !== undefined && ready === undefined && readyWriting === undefined) {
-      readyWriting = readyFile(cfg.readyFile, { component: 'routes', ...(listening ? { metrics: listening } : {}) }).then(
-        (f) => {
-          ready = f;
-          log.info({ path: f.path }, 'first reconcile done; wrote the ready file');
-        },
-        (err: unknown) => log.error({ err, path: cfg.readyFile }, 'could not write the ready file'),
-      );
-    }
+    if (!reconciled) log.info('first reconcile done');
+    reconciled = true;
+    resolveFirst();
   });
-
-  if (status) {
-    listening = await status.start();
-    shutdown.add('status server', () => status!.close());
-    log.info({ metrics: `${listening.host}:${listening.port}` }, 'serving /metrics, /healthz, /readyz');
-  }
-  shutdown.add('ready file', async () => {
-    await readyWriting;
-    await ready?.remove();
-  });
-  shutdown.add('reconciler', () => reconciler.stop());
 
   log.info(
-    { source: source.origin, node: cfg.nodeName, table: cfg.table, priority: cfg.rulePriority, fwmark: cfg.fwmark, debounceMs: cfg.debounce, maxReconcileWaitMs: cfg.maxReconcileWait },
+    { source: source.origin, node: nodeCfg.nodeName, table: cfg.table, priority: cfg.rulePriority, fwmark: cfg.fwmark, debounceMs: cfg.debounce, maxReconcileWaitMs: cfg.maxReconcileWait },
     'return-path routing for MetalLB: watching the configuration and the kernel',
   );
   try {
     await reconciler.start();
   } catch (err) {
-    await shutdown.trigger('start-up failed');
+    await reconciler.stop();
+    kernel.close();
     throw err;
   }
-  if (opts.installSignals !== false) shutdown.install();
-  const stop = async (reason: string): Promise<number> => {
-    const code = await shutdown.trigger(reason);
-    resolveDone(code);
-    return code;
+  return {
+    reconciler,
+    ready: () => (reconciled ? undefined : 'no successful reconcile yet'),
+    live: () => beat?.check(),
+    firstReady,
+    status: (): RoutesStatus & Record<string, unknown> => {
+      const r = last?.report;
+      return {
+        table: cfg.table,
+        rules: r?.installed ? r.installed.rules.ipv4 + r.installed.rules.ipv6 : 0,
+        routes: r?.installed ? r.installed.routes.ipv4 + r.installed.routes.ipv6 : 0,
+        ...(last && r ? { lastReconcile: { at: last.at, outcome: OUTCOME[r.outcome] ?? 'failed', durationMs: r.durationMs } } : {}),
+        problems: r ? itemProblems(r) : [],
+      };
+    },
+    series: () => ({ reconciles }),
+    stop: async () => {
+      await reconciler.stop();
+      kernel.close();
+    },
   };
-  return { done, reconciler, stop };
 }

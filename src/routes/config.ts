@@ -11,6 +11,7 @@
  * METALLB_USE_CRDS, ONESHOT, CLEANANDEXIT, PRE_RECONCILE_SCRIPT_PATH,
  * POST_RECONCILE_SCRIPT_PATH. Every flag is also PATHGUARD_<FLAG>.
  */
+import { LOG_LEVELS, type LogLevel } from '../obs/log.js';
 import { field, resolveFields, flagName, envNames, type ConfigInputs, type Field } from '../config/field.js';
 import { boolean, duration, integer, listenAddress, markMask, oneOf, parser, text, FAIL, U32_MAX, DNS1123_LABEL, DNS1123_SUBDOMAIN, type ListenAddress, type MarkMask } from '../config/parsers.js';
 import { throwIfProblems } from '../config/problems.js';
@@ -67,8 +68,6 @@ export function peerWeights(): ReturnType<typeof parser<PeerWeights>> {
   );
 }
 
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const RESERVED_TABLES = new Map<number, string>([
   [RT_TABLE.UNSPEC, 'unspec'],

@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger } from '../../../src/obs/log.js';
-import { routesOnce, startRoutes } from '../../../src/routes/component.js';
+import { routesOnce } from '../../../src/routes/component.js';
+import { startRoutes } from '../../../src/agent/standalone.js';
 import { KubernetesSource } from '../../../src/routes/kubernetes-source.js';
 import type { ReconcileReport } from '../../../src/routes/reconciler.js';
 import { FakeApiServer, RESOURCE_TYPES as T } from '../../harness/fake-apiserver.js';

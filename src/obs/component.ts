@@ -1,0 +1,67 @@
+/**
+ * The component contract: what every part of the agent (relay, routes, and
+ * the ones to come) gets from the runtime and gives back to it.
+ *
+ * A component is started with a context — its logger, the process's one
+ * metrics registry, the rtnetlink node client, shared Kubernetes access —
+ * and a validated config, and returns a handle the runtime asks for
+ * readiness, liveness and a status snapshot, and finally stops. The runtime
+ * (runtime.ts) owns everything else: the HTTP server (/metrics, /healthz,
+ * /readyz, /status, the page), signals, the ready file, exit codes.
+ *
+ * Adding a component is adding its folder (config, pure core, component.ts
+ * with a ComponentDefinition) and one line in src/agent/components.ts. The
+ * contract lives here, below the components, so they can implement it.
+ */
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+import type { NodeView } from '../net/node-view.js';
+import type { KubeAccess } from '../k8s/access.js';
+
+export interface ComponentContext {
+  /** Already a child logger with `component: <name>`. */
+  readonly log: Logger;
+  /** The process's one registry: every component's series on one /metrics. */
+  readonly metrics: Metrics;
+  /** The rtnetlink node client (links, addresses, routes, neighbours, events). */
+  readonly node: NodeView;
+  /** One Kubernetes client and shared informers, created on first use. */
+  readonly kube: KubeAccess;
+  /** This node's name (--node-name, NODE_NAME, else the host name). */
+  readonly nodeName: string;
+  /**
+   * Reports a failure after start. The runtime marks the component failed
+   * (/healthz names it, /status shows it) and the others keep running; a
+   * command that hosts only this component exits 1.
+   */
+  fail(err: unknown): void;
+}
+
+/** What a started component gives the runtime. */
+export interface Component {
+  /** Undefined when ready, else why not (shown on /readyz and /status). */
+  ready(): string | undefined;
+  /** Undefined when alive, else what is stuck (fails /healthz). */
+  live(): string | undefined;
+  /** Resolves once ready the first time (the ready file waits for every component). */
+  readonly firstReady: Promise<void>;
+  /** A JSON snapshot for /status and the page. */
+  status(): Record<string, unknown>;
+  /** Cumulative counters sampled into the page's bounded history (`received`, `relayed`, ...). */
+  series?(): Readonly<Record<string, number>>;
+  /** Stops what it started; the runtime calls it once, in reverse order of start. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A component as the runtime knows it before it runs: its name (also its
+ * YAML section), how its config is resolved (flags > environment > file
+ * section > defaults, one ConfigError naming every bad field), and start.
+ */
+export interface ComponentDefinition<C = unknown> {
+  readonly name: string;
+  /** One line for `pathguard agent --help`. */
+  readonly summary: string;
+  config(flags: Readonly<Record<string, unknown>> | undefined, env: Readonly<Record<string, string | undefined>>, section: unknown): C;
+  start(ctx: ComponentContext, cfg: C): Promise<Component>;
+}
