@@ -168,7 +168,8 @@ export class Reconciler {
       this.lastReasons = key;
       for (const line of reasons) this.log.warn({ trigger: r.trigger, outcome: r.outcome }, line);
     }
-    const level = r.outcome === 'unchanged' || r.outcome === 'planned' ? 'debug' : r.outcome === 'applied' ? 'info' : 'warn';
+    // a check that changed nothing and left the node as configured (with --partial: as far as the kernel allows) is routine
+    const level = r.changed > 0 ? (r.outcome === 'applied' ? 'info' : 'warn') : exitCodeOf(r, this.cfg.partial) === 0 ? 'debug' : 'warn';
     this.log[level]({ trigger: r.trigger, outcome: r.outcome, changed: r.changed, unchanged: r.plan?.unchanged, ms: Math.round(r.durationMs * 10) / 10 }, 'reconciled');
     for (const fn of this.listeners) fn(r);
     return r;
