@@ -18,10 +18,11 @@
  * 5. the state file, when anything in it changed (written to a temporary
  *    file and renamed, so a crash leaves the old or the new one).
  */
-import { mkdir, readFile, rename, writeFile, unlink } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, writeFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { NetlinkSocket, type NetlinkRequest, type NetlinkSubscription } from '../net/netlink-socket.js';
 import { NETLINK } from '../wire/netlink.js';
+import { decodeGen, getGenRequest, NFT_NEWGEN_TYPE } from '../wire/nftables-gen.js';
 import { IFF, RTM, RTNLGRP, RTNL_FAMILY, type RtnlRequest } from '../wire/rtnetlink.js';
 import { decodeLink, decodeTunnelData, delLink, dumpLinks, newTunnelLink, setLinkAliasUp, setLinkUp } from '../wire/rtnl-link.js';
 import { addAddress, decodeAddress, delAddress, dumpAddresses } from '../wire/rtnl-address.js';
@@ -99,9 +100,9 @@ export async function readState(path: string): Promise<RecordedState> {
     const r = v as { original?: unknown; set?: unknown } | null;
     if (r && Number.isInteger(r.original) && Number.isInteger(r.set)) sysctls[k] = { original: r.original as number, set: r.set as number };
   }
-  const n = d.nft as { table?: unknown; listing?: unknown } | undefined | null;
-  const nft = n && typeof n.table === 'string' && typeof n.listing === 'string' ? { table: n.table, listing: n.listing } : undefined;
-  return nft ? { sysctls, nft } : { sysctls };
+  const n = d.nft as { table?: unknown; listing?: unknown; generation?: unknown } | undefined | null;
+  if (!n || typeof n.table !== 'string' || typeof n.listing !== 'string') return { sysctls };
+  return { sysctls, nft: typeof n.generation === 'string' ? { table: n.table, listing: n.listing, generation: n.generation } : { table: n.table, listing: n.listing } };
 }
 
 async function writeState(path: string, state: RecordedState): Promise<void> {
@@ -136,12 +137,51 @@ function pgError(err: unknown, what: string): PathguardError {
 
 export class RealserverKernel {
   readonly nl: NetlinkSocket;
-  private constructor(nl: NetlinkSocket) {
+  private nf: NetlinkSocket | undefined;
+  private nfBroken = false;
+  private readonly netns: string | undefined;
+  private constructor(nl: NetlinkSocket, netns: string | undefined) {
     this.nl = nl;
+    this.netns = netns;
+  }
+
+  /**
+   * The nf_tables ruleset generation over NETLINK_NETFILTER (NFT_MSG_GETGEN),
+   * qualified by the boot and the namespace so a state file that outlives
+   * either never matches; undefined when it cannot be read (then the table is
+   * listed with nft every time).
+   */
+  async nftGeneration(): Promise<string | undefined> {
+    if (this.nfBroken) return undefined;
+    try {
+      this.nf ??= NetlinkSocket.open(NETLINK.NETFILTER, this.netns !== undefined ? { netns: this.netns } : {});
+      const req = getGenRequest();
+      const replies = await this.nf.request(req.type, req.flags, req.fixed);
+      const m = replies.find((r) => r.type === NFT_NEWGEN_TYPE);
+      if (!m) return undefined;
+      const boot = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+      const ns = (await stat(this.netns ?? '/proc/thread-self/ns/net')).ino;
+      return `${boot}:${ns}:${decodeGen(m).id}`;
+    } catch (err) {
+      if (!(err instanceof PathguardError) && (err as NodeJS.ErrnoException).code === undefined) throw err;
+      this.nfBroken = true;
+      return undefined;
+    }
+  }
+
+  /**
+   * Records that the table was found as recorded in a newer ruleset
+   * generation. Re-reads the file so sysctl records written by this
+   * reconcile's apply are kept.
+   */
+  async rememberGeneration(statePath: string, generation: string): Promise<void> {
+    const state = await readState(statePath);
+    if (!state.nft || state.nft.generation === generation) return;
+    await writeState(statePath, { ...state, nft: { ...state.nft, generation } });
   }
 
   static open(opts: { netns?: string } = {}): RealserverKernel {
-    return new RealserverKernel(NetlinkSocket.open(NETLINK.ROUTE, opts));
+    return new RealserverKernel(NetlinkSocket.open(NETLINK.ROUTE, opts), opts.netns);
   }
 
   private dump(req: RtnlRequest) {
@@ -188,8 +228,14 @@ export class RealserverKernel {
     }
     const sysctls = new Map<string, number | undefined>();
     for (const k of new Set(sysctlKeys)) sysctls.set(k, await readSysctl(k));
-    const out: { -readonly [K in keyof Snapshot]: Snapshot[K] } = { devices, addresses, sysctls, nft: await nftState(), state: await readState(statePath) };
+    const state = await readState(statePath);
+    // the generation first: a commit after it makes the next check list the table again
+    const generation = await this.nftGeneration();
+    const rec = state.nft;
+    const nft: NftState = generation !== undefined && rec?.generation === generation ? { available: true, listing: rec.listing } : await nftState();
+    const out: { -readonly [K in keyof Snapshot]: Snapshot[K] } = { devices, addresses, sysctls, nft, state };
     if (loIndex !== undefined) out.loIndex = loIndex;
+    if (generation !== undefined) out.nftGeneration = generation;
     return out;
   }
 
@@ -281,8 +327,9 @@ export class RealserverKernel {
       try {
         if (c.kind === 'nft-apply') {
           await applyRuleset(c.ruleset);
+          const generation = await this.nftGeneration();
           const listing = await listTable(REALSERVER_TABLE.family, REALSERVER_TABLE.name);
-          nft = { table: c.table, listing: normaliseListing(listing ?? '') };
+          nft = { table: c.table, listing: normaliseListing(listing ?? ''), ...(generation !== undefined ? { generation } : {}) };
         } else {
           await applyRuleset(removeRealserverRuleset());
           nft = undefined;
@@ -333,6 +380,7 @@ export class RealserverKernel {
 
   close(): void {
     this.nl.close();
+    this.nf?.close();
   }
 }
 

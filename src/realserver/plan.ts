@@ -54,8 +54,13 @@ export interface KernelVip {
 export interface RecordedState {
   /** Per sysctl: the value before pathguard's first write, and what pathguard wrote last. */
   readonly sysctls: Readonly<Record<string, { readonly original: number; readonly set: number }>>;
-  /** The table text pathguard applied last and nft's normalised listing of it. */
-  readonly nft?: { readonly table: string; readonly listing: string };
+  /**
+   * The table text pathguard applied last and nft's normalised listing of it;
+   * `generation` names the nf_tables ruleset generation that listing was read
+   * in (boot, namespace and NFTA_GEN_ID), so an unchanged generation needs no
+   * new listing.
+   */
+  readonly nft?: { readonly table: string; readonly listing: string; readonly generation?: string };
 }
 
 export const EMPTY_STATE: RecordedState = Object.freeze({ sysctls: Object.freeze({}) });
@@ -72,6 +77,8 @@ export interface Snapshot {
   readonly sysctls: ReadonlyMap<string, number | undefined>;
   readonly nft: NftState;
   readonly state: RecordedState;
+  /** The ruleset generation read before `nft` (absent when it cannot be read). */
+  readonly nftGeneration?: string;
 }
 
 export type Change =

@@ -145,8 +145,14 @@ export class Reconciler {
       const snapshot = await this.kernel.snapshot(desired.sysctls.map((s) => s.key), this.cfg.stateFile);
       const p = plan(desired, snapshot);
       if (opts.dryRun) return this.done({ ...base, outcome: 'planned', plan: p, problems: p.problems, durationMs: performance.now() - t0 });
-      if (p.changes.length === 0) return this.done({ ...base, outcome: 'unchanged', plan: p, problems: p.problems, durationMs: performance.now() - t0 });
+      // the table was found as recorded: remember the generation it was seen in, so the next check need not run nft
+      const tableVerified = desired.nft !== undefined && snapshot.nftGeneration !== undefined && !p.changes.some((c) => c.kind === 'nft-apply' || c.kind === 'nft-remove');
+      if (p.changes.length === 0) {
+        if (tableVerified) await this.kernel.rememberGeneration(this.cfg.stateFile, snapshot.nftGeneration!);
+        return this.done({ ...base, outcome: 'unchanged', plan: p, problems: p.problems, durationMs: performance.now() - t0 });
+      }
       const applied = await this.kernel.apply(p, { partial: this.cfg.partial, statePath: this.cfg.stateFile, state: snapshot.state });
+      if (tableVerified && !applied.stopped) await this.kernel.rememberGeneration(this.cfg.stateFile, snapshot.nftGeneration!);
       const changed = applied.results.filter((x) => x.ok && !x.already).length;
       const anyFailed = applied.results.some((x) => !x.ok);
       const outcome: Outcome = applied.stopped ? 'unsupported' : anyFailed ? 'partial' : 'applied';

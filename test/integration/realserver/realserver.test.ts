@@ -15,7 +15,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -198,6 +198,17 @@ test('--partial: VIPs, ARP and rp_filter sysctls, IPIP accept, MSS clamp; a seco
       const second = await realserver(rs, ['--once', ...args]);
       assert.equal(second.status, 0, second.stderr);
       assert.match(second.stdout, /realserver: outcome partial, changes 0, unchanged 6/);
+      const recorded = JSON.parse(readFileSync(state, 'utf8')) as { nft?: { generation?: string } };
+      assert.match(recorded.nft?.generation ?? '', /:[0-9]+:[0-9]+$/, 'the ruleset generation is recorded, so checks need not run nft');
+
+      // a rule flushed by hand bumps the generation; the next run lists the table, sees it and puts it back
+      await rs.exec('nft', ['flush', 'chain', 'inet', 'pathguard_realserver', 'mss_clamp']);
+      const seen = await realserver(rs, ['--dry-run', ...args]);
+      assert.match(seen.stdout, /^nft -f - <<'EOF' {3}# the table was changed outside pathguard$/m);
+      const repair = await realserver(rs, ['--once', ...args]);
+      assert.equal(repair.status, 0, repair.stderr);
+      assert.match(repair.stdout, /changes 1, unchanged 5/);
+      assert.equal(await synAckMss(rs, client, VIP4, 8080), 1400);
 
       const clean = await realserver(rs, ['--clean', '--state-file', state, '--log-level', 'warn']);
       assert.equal(clean.status, 0, clean.stderr);
