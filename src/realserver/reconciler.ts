@@ -142,6 +142,11 @@ export class Reconciler {
     }
     try {
       const desired = desiredState(this.cfg, fileVips, fileProblems);
+      if (desired.vips.length === 0 && fileProblems.length > 0) {
+        // every address was bad: applying "no VIPs" would remove them all because of a typo
+        const held: Problem = { severity: 'fatal', code: 'vips-file', message: 'no usable service address, only bad entries; nothing is changed until the file is fixed' };
+        return this.done({ ...base, outcome: 'held', problems: [...fileProblems, held], durationMs: performance.now() - t0 });
+      }
       const snapshot = await this.kernel.snapshot(desired.sysctls.map((s) => s.key), this.cfg.stateFile);
       const p = plan(desired, snapshot);
       if (opts.dryRun) return this.done({ ...base, outcome: 'planned', plan: p, problems: p.problems, durationMs: performance.now() - t0 });

@@ -254,7 +254,7 @@ test('long-running: ready after the first reconcile, a VIP deleted by hand comes
     await withLab('rs-run', async (lab) => {
       const { rs } = await lab2(lab);
       // a check interval far beyond the test: only the event can bring the VIP back in time
-      const child = rs.spawn(process.execPath, [ENTRY, 'realserver', '--partial', '--vips', VIP4, '--rp-filter-all', '--state-file', join(dir, 'state.json'), '--ready-file', ready, '--check-interval', '10m', '--debounce', '50ms']);
+      const child = rs.spawn(process.execPath, [ENTRY, 'realserver', '--partial', '--vips', VIP4, '--rp-filter-all', '--state-file', join(dir, 'state.json'), '--ready-file', ready, '--check-interval', '10m', '--debounce', '50ms', '--metrics-addr', '127.0.0.1:19462']);
       let stderr = '';
       child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
       const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
@@ -262,6 +262,10 @@ test('long-running: ready after the first reconcile, a VIP deleted by hand comes
       await rs.ip('addr', 'del', `${VIP4}/32`, 'dev', 'lo');
       await waitFor(async () => (await rs.ip('-br', 'addr', 'show', 'dev', 'lo')).stdout.includes(`${VIP4}/32`), 10_000);
       assert.match(stderr, /"trigger":"address"/);
+      const metrics = (await rs.exec('curl', ['-s', 'http://127.0.0.1:19462/metrics'])).stdout;
+      assert.match(metrics, /^pathguard_realserver_decap_unsupported_info\{kind="ipip"\} 1$/m);
+      assert.match(metrics, /^pathguard_realserver_changes_total\{kind="vip-add"\} 2$/m, 'the first add and the repair');
+      assert.match((await rs.exec('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', 'http://127.0.0.1:19462/readyz'])).stdout, /^200$/);
       child.kill('SIGTERM');
       assert.equal(await exited, 0, stderr);
       assert.equal(existsSync(ready), false, 'the ready file is removed on exit');
