@@ -19,7 +19,7 @@ const RANK = {
   sys: 1,
   net: 2,
   k8s: 3, firewall: 3, obs: 3, config: 3,
-  relay: 4, routes: 4, peers: 4, doctor: 4, probe: 4, trace: 4, demo: 4, status: 4,
+  relay: 4, routes: 4, peers: 4, realserver: 4, doctor: 4, probe: 4, trace: 4, demo: 4, status: 4,
   agent: 5,
   cli: 6,
 };

@@ -195,3 +195,19 @@ export async function nftAvailable(opts: NftOptions = {}): Promise<NftAvailabili
 function reasonOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * `nft list table FAMILY NAME` as text, or undefined when the table does not
+ * exist (nft answers ENOENT: "No such file or directory").
+ */
+export async function listTable(family: string, name: string, opts: NftOptions = {}): Promise<string | undefined> {
+  if (!/^[a-z0-9]+$/.test(family) || !/^[A-Za-z0-9_]+$/.test(name)) {
+    throw new UnsupportedError('nftables', `not a table: ${JSON.stringify(`${family} ${name}`)}`);
+  }
+  try {
+    return (await runNft(['list', 'table', family, name], '', opts)).stdout;
+  } catch (err) {
+    if (err instanceof NftError && /No such file or directory/.test(err.stderr)) return undefined;
+    throw err;
+  }
+}
