@@ -6,7 +6,8 @@
 import type { ComponentDefinition } from '../obs/component.js';
 import { relayComponent } from '../relay/component.js';
 import { routesComponent } from '../routes/component.js';
+import { realserverComponent } from '../realserver/component.js';
 
-export const COMPONENTS: readonly ComponentDefinition<any>[] = [relayComponent, routesComponent];
+export const COMPONENTS: readonly ComponentDefinition<any>[] = [relayComponent, routesComponent, realserverComponent];
 
 export const COMPONENT_NAMES = COMPONENTS.map((c) => c.name);

@@ -11,6 +11,7 @@ import { register as registerAgent } from './agent.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerRelay } from './relay.js';
 import { register as registerRoutes } from './routes.js';
+import { register as registerRealserver } from './realserver.js';
 
 
 export function buildProgram(): Command {
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerAgent(program);
   registerRelay(program);
   registerRoutes(program);
+  registerRealserver(program);
   registerDemo(program);
   return program;
 }

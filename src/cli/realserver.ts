@@ -6,42 +6,36 @@
  * directors' tunnelled packets. Options come from REALSERVER_FIELDS
  * (src/realserver/config.ts).
  */
-import { Command, Option } from 'commander';
-import { envNames, flagName, type Field } from '../config/field.js';
+import type { Command } from 'commander';
+import { addFlagOptions, flagDefinitions } from '../config/flags.js';
 import { REALSERVER_FIELDS, realserverConfig, MSS_BOUNDS } from '../realserver/config.js';
 import { IFAPROT_PATHGUARD, DEVICE_ALIAS } from '../realserver/desired.js';
 import { REALSERVER_TABLE } from '../firewall/realserver-ruleset.js';
 import { createLogger } from '../obs/log.js';
 import { configSection } from './config-file.js';
+import { hostUntilStopped } from './host.js';
 
-type Key = keyof typeof REALSERVER_FIELDS;
-
-const SWITCHES: ReadonlySet<Key> = new Set<Key>(['rpFilterAll', 'partial', 'once', 'clean', 'dryRun']);
-
-const VALUE_NAMES: Readonly<Partial<Record<Key, string>>> = {
-  vips: 'addrs',
-  vipsFile: 'path',
-  lvsSources: 'prefixes',
-  ports: 'ports',
-  mss: 'bytes',
-  ipipDevice: 'name',
-  ip6tnlDevice: 'name',
-  stateFile: 'path',
-  debounce: 'duration',
-  checkInterval: 'duration',
-  readyFile: 'path',
-  metricsAddr: 'addr',
-  logLevel: 'level',
-};
-
-const DEFAULT_TEXT: Readonly<Partial<Record<Key, string>>> = { debounce: '250ms', checkInterval: '1m' };
-
-function defaultText(key: Key): string | undefined {
-  if (DEFAULT_TEXT[key] !== undefined) return DEFAULT_TEXT[key];
-  const d = (REALSERVER_FIELDS[key] as Field<unknown>).default;
-  if (d === undefined || typeof d === 'boolean' || (Array.isArray(d) && d.length === 0)) return undefined;
-  return String(d);
-}
+/** The realserver options for the CLI, in field order (src/config/flags.ts). */
+const REALSERVER_FLAGS = flagDefinitions(REALSERVER_FIELDS, {
+  vips: { valueName: 'addrs' },
+  vipsFile: { valueName: 'path' },
+  lvsSources: { valueName: 'prefixes' },
+  ports: { valueName: 'ports' },
+  mss: { valueName: 'bytes' },
+  ipipDevice: { valueName: 'name' },
+  ip6tnlDevice: { valueName: 'name' },
+  stateFile: { valueName: 'path' },
+  debounce: { valueName: 'duration', defaultText: '250ms' },
+  checkInterval: { valueName: 'duration', defaultText: '1m' },
+  readyFile: { valueName: 'path' },
+  metricsAddr: { valueName: 'addr' },
+  logLevel: { valueName: 'level' },
+  rpFilterAll: { switch: 'plain' },
+  partial: { switch: 'plain' },
+  once: { switch: 'plain' },
+  clean: { switch: 'plain' },
+  dryRun: { switch: 'plain' },
+});
 
 export function register(program: Command): void {
   const cmd = program
@@ -55,14 +49,7 @@ export function register(program: Command): void {
         'transaction. Keeps the set-up on kernel events and a periodic check. Needs CAP_NET_ADMIN.',
     )
     .option('--config <file>', 'YAML configuration file; its "realserver:" section sets any option below except --once, --clean and --dry-run (flags and environment win)');
-  for (const key of Object.keys(REALSERVER_FIELDS) as Key[]) {
-    const spec = REALSERVER_FIELDS[key] as Field<unknown>;
-    const name = flagName(key);
-    const dflt = defaultText(key);
-    const help = `${spec.help ?? ''}${dflt !== undefined ? ` (default: ${dflt})` : ''} [env: ${envNames(key, spec).join(', ')}]`;
-    if (SWITCHES.has(key)) cmd.addOption(new Option(`--${name}`, help));
-    else cmd.addOption(new Option(`--${name} <${VALUE_NAMES[key] ?? 'value'}>`, help));
-  }
+  addFlagOptions(cmd, REALSERVER_FLAGS);
   cmd.addHelpText(
     'after',
     '\nModes:\n' +
@@ -92,7 +79,7 @@ export function register(program: Command): void {
     const cfg = realserverConfig(rest, process.env, await configSection(config, 'realserver'));
     const log = createLogger({ level: cfg.logLevel });
     // Loaded only when this command runs: every command's start-up stays lean.
-    const { realserverClean, realserverOnce, startRealserver } = await import('../agent/realserver-agent.js');
+    const { realserverClean, realserverOnce, realserverComponent } = await import('../realserver/component.js');
     const out = {
       stdout: (s: string) => process.stdout.write(`${s}\n`),
       stderr: (s: string) => process.stderr.write(`${s}\n`),
@@ -105,9 +92,9 @@ export function register(program: Command): void {
       process.exitCode = await realserverOnce(cfg, log, out);
       return;
     }
-    const running = await startRealserver(cfg, log);
-    const code = await running.done;
-    process.exitCode = code;
-    setImmediate(() => process.exit(code));
+    await hostUntilStopped(
+      { log, exitOnFailure: true, ...(cfg.metricsAddr !== undefined ? { listen: cfg.metricsAddr } : {}), ...(cfg.readyFile !== undefined ? { readyFile: cfg.readyFile } : {}) },
+      [{ def: realserverComponent, cfg }],
+    );
   });
 }

@@ -27,7 +27,7 @@ import { AF, encodeSockaddrIn } from '../../../src/wire/sockaddr.js';
 import { parseAddress } from '../../../src/wire/ip-address.js';
 
 const skip = labUnavailable();
-const ENTRY = fileURLToPath(new URL('./helpers/cli-entry.js', import.meta.url));
+const ENTRY = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
 const BASE_ENV = { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
 const VIP4 = '198.51.100.10';
 const VIP6 = '2001:db8:f::10';

@@ -2,23 +2,22 @@
  * `pathguard realserver`, wired: a validated RealserverConfig in, and one of
  * - realserverOnce: one reconcile (or, with --dry-run, one plan), a report, an exit code;
  * - realserverClean: remove what pathguard added and restore the sysctls it changed;
- * - startRealserver: the long-running agent (reconciler on events and a
- *   periodic check, metrics, /healthz, /readyz, the ready file, orderly shutdown).
+ * - realserverComponent: the long-running component (reconciler on events and
+ *   a periodic check), hosted by the runtime alone or in `pathguard agent`.
  *
  * Shutdown leaves the kernel as it is: the node keeps serving while the agent
  * restarts or is upgraded; `--clean` undoes the set-up.
  */
 import type { Logger } from '../obs/log.js';
 import { componentLogger } from '../obs/log.js';
-import { createMetrics, type Metrics } from '../obs/metrics.js';
-import { StatusServer, heartbeatCheck } from '../obs/http.js';
-import { readyFile, type ReadyFile } from '../obs/ready-file.js';
-import { Shutdown } from '../obs/shutdown.js';
-import type { RealserverConfig } from '../realserver/config.js';
-import { RealserverKernel } from '../realserver/kernel.js';
-import { planClean } from '../realserver/plan.js';
-import { changeText, formatPlan } from '../realserver/plan-text.js';
-import { Reconciler, exitCodeOf, reasonsOf, summaryLine, type ReconcileReport } from '../realserver/reconciler.js';
+import type { Metrics } from '../obs/metrics.js';
+import { heartbeatCheck } from '../obs/http.js';
+import type { Component, ComponentContext, ComponentDefinition } from '../obs/component.js';
+import { realserverConfig, type RealserverConfig } from './config.js';
+import { RealserverKernel } from './kernel.js';
+import { planClean } from './plan.js';
+import { changeText, formatPlan } from './plan-text.js';
+import { Reconciler, exitCodeOf, reasonsOf, summaryLine, type ReconcileReport } from './reconciler.js';
 
 export interface RealserverOutput {
   stdout(text: string): void;
@@ -99,76 +98,60 @@ function realserverMetrics(metrics: Metrics): (r: ReconcileReport) => void {
   };
 }
 
-export interface RunningRealserver {
-  readonly done: Promise<number>;
+/** The realserver set-up as a component of the runtime (src/agent/runtime.ts). */
+export const realserverComponent: ComponentDefinition<RealserverConfig> = {
+  name: 'realserver',
+  summary: 'keeps an LVS-IPIP realserver set up: decapsulation devices, VIPs on lo, ARP and rp_filter sysctls, MSS clamp, firewall accept',
+  config: (flags, env, section) => realserverConfig(flags, env, section),
+  start: (ctx, cfg) => startRealserver(ctx, cfg),
+};
+
+export interface RealserverComponent extends Component {
   readonly reconciler: Reconciler;
-  stop(reason: string): Promise<number>;
 }
 
-/** The long-running agent. */
-export async function startRealserver(cfg: RealserverConfig, rootLog: Logger, opts: { readonly installSignals?: boolean } = {}): Promise<RunningRealserver> {
-  const log = componentLogger(rootLog, 'realserver');
-  let resolveDone!: (code: number) => void;
-  const done = new Promise<number>((r) => (resolveDone = r));
-  const shutdown = new Shutdown({ log, exit: (code) => resolveDone(code) });
+/** Starts the reconciler; stopping leaves the set-up in place (the node keeps serving while the agent restarts). */
+export async function startRealserver(ctx: ComponentContext, cfg: RealserverConfig): Promise<RealserverComponent> {
+  const log = ctx.log;
   const kernel = RealserverKernel.open();
-  shutdown.add('netlink', () => kernel.close());
   const reconciler = new Reconciler({ cfg, kernel, log });
-  const metrics = createMetrics();
-  reconciler.onReport(realserverMetrics(metrics));
-
-  let status: StatusServer | undefined;
-  let reconciled: { ready(): void; notReady(reason: string): void } | undefined;
-  if (cfg.metricsAddr !== undefined) {
-    status = new StatusServer({ listen: cfg.metricsAddr, registry: metrics.registry, log });
-    reconciled = status.addReadinessCondition('reconciled');
-    reconciled.notReady('no successful reconcile yet');
-    if (cfg.checkInterval > 0) {
-      const beat = heartbeatCheck('reconcile loop', Math.max(3 * cfg.checkInterval, 60_000));
-      reconciler.onReport(() => beat.beat());
-      status.addLivenessCheck('reconcile loop', beat.check);
-    }
-  }
-  let ready: ReadyFile | undefined;
-  let readyWriting: Promise<void> | undefined;
+  reconciler.onReport(realserverMetrics(ctx.metrics));
+  const beat = cfg.checkInterval > 0 ? heartbeatCheck('reconcile loop', Math.max(3 * cfg.checkInterval, 60_000)) : undefined;
+  let notReady: string | undefined = 'no successful reconcile yet';
+  let last: ReconcileReport | undefined;
+  let resolveFirst!: () => void;
+  const firstReady = new Promise<void>((r) => (resolveFirst = r));
   reconciler.onReport((r) => {
+    beat?.beat();
+    last = r;
     if (exitCodeOf(r, cfg.partial) !== 0) {
-      reconciled?.notReady(`last reconcile: ${r.outcome}`);
+      notReady = `last reconcile: ${r.outcome}`;
       return;
     }
-    reconciled?.ready();
-    if (cfg.readyFile !== undefined && ready === undefined && readyWriting === undefined) {
-      readyWriting = readyFile(cfg.readyFile, { component: 'realserver' }).then(
-        (f) => {
-          ready = f;
-          log.info({ path: f.path }, 'first reconcile done; wrote the ready file');
-        },
-        (err: unknown) => log.error({ err, path: cfg.readyFile }, 'could not write the ready file'),
-      );
-    }
+    notReady = undefined;
+    resolveFirst();
   });
-  if (status) {
-    const listening = await status.start();
-    shutdown.add('status server', () => status!.close());
-    log.info({ metrics: `${listening.host}:${listening.port}` }, 'serving /metrics, /healthz, /readyz');
-  }
-  shutdown.add('ready file', async () => {
-    await readyWriting;
-    await ready?.remove();
-  });
-  shutdown.add('reconciler', () => reconciler.stop());
   log.info({ vips: cfg.vips.length, vipsFile: cfg.vipsFile, lvsSources: cfg.lvsSources, mss: cfg.mss, checkIntervalMs: cfg.checkInterval }, 'LVS-IPIP realserver: keeping the set-up on kernel events and periodic checks');
   try {
     await reconciler.start();
   } catch (err) {
-    await shutdown.trigger('start-up failed');
+    await reconciler.stop();
+    kernel.close();
     throw err;
   }
-  if (opts.installSignals !== false) shutdown.install();
-  const stop = async (reason: string): Promise<number> => {
-    const code = await shutdown.trigger(reason);
-    resolveDone(code);
-    return code;
+  return {
+    reconciler,
+    ready: () => notReady,
+    live: () => beat?.check(),
+    firstReady,
+    status: () => ({
+      vips: cfg.vips.length,
+      ...(last ? { lastReconcile: { outcome: last.outcome, reasons: reasonsOf(last) } } : {}),
+      unsupported: last?.unsupported.map((u) => u.kind) ?? [],
+    }),
+    stop: async () => {
+      await reconciler.stop();
+      kernel.close();
+    },
   };
-  return { done, reconciler, stop };
 }
