@@ -267,6 +267,7 @@ export class Runtime {
       components,
       uplinks: this.uplinks,
       history: this.history.snapshot(),
+      kubernetes: this.kube.health(),
     };
   }
 }

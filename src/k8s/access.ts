@@ -24,7 +24,21 @@ export interface KubeAccess {
   readonly used: boolean;
   /** The shared informers' errors, for one log line each (watch retries are otherwise silent). */
   onError(fn: (e: WatcherError) => void): void;
+  /**
+   * How the API server looks from here: `unused` before anything asked for
+   * it; `unreachable` after a list or watch failed and nothing has come
+   * since (components keep their last state); `ok` otherwise.
+   */
+  health(): KubeHealth;
   stop(): Promise<void>;
+}
+
+export interface KubeHealth {
+  readonly state: 'unused' | 'ok' | 'unreachable';
+  /** The last error, while unreachable. */
+  readonly message?: string;
+  /** Since when, ISO 8601, while unreachable. */
+  readonly since?: string;
 }
 
 export interface KubeAccessOptions {
@@ -37,6 +51,7 @@ export function kubeAccess(opts: KubeAccessOptions = {}): KubeAccess {
   let loaded: Promise<LoadedKubeConfig> | undefined;
   let nodes: Promise<ResourceWatcher<KubeObject>> | undefined;
   const errorListeners: ((e: WatcherError) => void)[] = [];
+  let failing: { message: string; since: string } | undefined;
   const config = (): Promise<LoadedKubeConfig> =>
     (loaded ??= import('./client.js').then(({ loadKubeConfig }) => loadKubeConfig(opts.env !== undefined ? { env: opts.env } : {})));
   return {
@@ -46,8 +61,12 @@ export function kubeAccess(opts: KubeAccessOptions = {}): KubeAccess {
         const [{ kubeConfig }, { ResourceWatcher, nodesResource }] = await Promise.all([config(), import('./informer.js')]);
         const w = new ResourceWatcher<KubeObject>(kubeConfig, nodesResource(), opts.watcher ?? {});
         w.onError((e) => {
+          failing ??= { message: e.message, since: new Date().toISOString() };
           for (const fn of errorListeners) fn(e);
         });
+        // Anything listed or watched again means the API server answers.
+        w.onSnapshot(() => (failing = undefined));
+        w.onChange(() => (failing = undefined));
         w.start();
         return w;
       })();
@@ -58,6 +77,10 @@ export function kubeAccess(opts: KubeAccessOptions = {}): KubeAccess {
     },
     onError(fn) {
       errorListeners.push(fn);
+    },
+    health(): KubeHealth {
+      if (loaded === undefined) return { state: 'unused' };
+      return failing ? { state: 'unreachable', ...failing } : { state: 'ok' };
     },
     async stop() {
       const w = await nodes?.catch(() => undefined);

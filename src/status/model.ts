@@ -28,6 +28,15 @@ export interface StatusDocument {
   readonly components: readonly ComponentStatus[];
   readonly uplinks: readonly UplinkStatus[];
   readonly history: HistoryDocument;
+  /** The Kubernetes API as the agent sees it; components keep their last state while it is unreachable. */
+  readonly kubernetes?: KubernetesStatus;
+}
+
+export interface KubernetesStatus {
+  readonly state: 'unused' | 'ok' | 'unreachable';
+  readonly message?: string;
+  /** ISO 8601, while unreachable. */
+  readonly since?: string;
 }
 
 export interface ComponentStatus {

@@ -280,6 +280,11 @@ function renderMain(doc: StatusDocument): string {
     (doc.ready === true ? badge('ready', 'ok') : badge('not ready', 'warn')) +
     ' <span class="muted">pathguard ' + esc(doc.version) + ', up ' + esc(duration(Date.parse(doc.now) - Date.parse(doc.startedAt))) +
     ', as of <time id="pg-now" datetime="' + esc(doc.now) + '">' + esc(String(doc.now).slice(11, 19)) + ' UTC</time></span></p>' +
+    (doc.kubernetes && doc.kubernetes.state === 'unreachable'
+      ? '<p class="line" id="pg-kube">' + badge('Kubernetes API unreachable', 'warn') + ' <span class="muted">since ' + esc(String(doc.kubernetes.since ?? '').slice(11, 19)) + ' UTC: ' + esc(doc.kubernetes.message ?? '') + '; every component keeps its last state</span></p>'
+      : doc.kubernetes && doc.kubernetes.state === 'ok'
+        ? '<p class="line" id="pg-kube">' + badge('Kubernetes API ok', 'ok') + '</p>'
+        : '') +
     table(
       'components',
       ['component', 'state', 'checks', 'problems'],
