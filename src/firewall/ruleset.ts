@@ -47,7 +47,7 @@
  * transaction: packets see the old table or the new one, never a gap, and a
  * text that fails to parse or commit leaves the previous table untouched.
  */
-import ipaddr from 'ipaddr.js';
+import { compareAddresses, formatAddress, parseAddress, tryParseAddress } from '../wire/ip-address.js';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 
 /** The table pathguard owns. Nothing outside it is ever touched. */
@@ -139,11 +139,13 @@ function validatePeers(peers: PeerElements | undefined, field: string, problems:
   const out: ValidPeers = { v4: [], v6: [], mac: [] };
   if (peers === undefined) return out;
   peers.v4.forEach((a, i) => {
-    if (typeof a === 'string' && ipaddr.IPv4.isValidFourPartDecimal(a)) out.v4.push(ipaddr.IPv4.parse(a).toString());
+    const b = typeof a === 'string' && !a.includes(':') ? tryParseAddress(a) : undefined;
+    if (b) out.v4.push(formatAddress(b));
     else problems.push({ field: `${field}.v4[${i}]`, value: a, expected: 'a dotted-quad IPv4 address' });
   });
   peers.v6.forEach((a, i) => {
-    if (typeof a === 'string' && !a.includes('%') && ipaddr.IPv6.isValid(a)) out.v6.push(ipaddr.IPv6.parse(a).toRFC5952String());
+    const b = typeof a === 'string' && a.includes(':') ? tryParseAddress(a) : undefined;
+    if (b) out.v6.push(formatAddress(b));
     else problems.push({ field: `${field}.v6[${i}]`, value: a, expected: 'an IPv6 address without zone' });
   });
   peers.mac.forEach((m, i) => {
@@ -151,17 +153,11 @@ function validatePeers(peers: PeerElements | undefined, field: string, problems:
     if (MAC.test(lower)) out.mac.push(lower);
     else problems.push({ field: `${field}.mac[${i}]`, value: m, expected: 'a MAC address like 02:00:5e:00:53:01' });
   });
-  const v4 = (s: string) => ipaddr.IPv4.parse(s).toByteArray();
-  const v6 = (s: string) => ipaddr.IPv6.parse(s).toByteArray();
-  out.v4 = sortUnique(out.v4, (a, b) => compareBytes(v4(a), v4(b)));
-  out.v6 = sortUnique(out.v6, (a, b) => compareBytes(v6(a), v6(b)));
+  const byAddress = (a: string, b: string) => compareAddresses(parseAddress(a), parseAddress(b));
+  out.v4 = sortUnique(out.v4, byAddress);
+  out.v6 = sortUnique(out.v6, byAddress);
   out.mac = sortUnique(out.mac, (a, b) => (a < b ? -1 : a > b ? 1 : 0));
   return out;
-}
-
-function compareBytes(a: readonly number[], b: readonly number[]): number {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
-  return a.length - b.length;
 }
 
 function sortUnique(xs: string[], cmp: (a: string, b: string) => number): string[] {

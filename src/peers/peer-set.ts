@@ -18,9 +18,9 @@
  * and peers are sorted by their first address, so "did the set change?" is
  * a plain element-wise comparison.
  */
-import ipaddr from 'ipaddr.js';
 import { ConfigError } from '../errors.js';
 import type { PeerElements } from '../firewall/ruleset.js';
+import { addressScope, compareAddresses, formatAddress, tryParseAddress, unmapIPv4, type AddressScope } from '../wire/ip-address.js';
 
 export interface PeerAddress {
   /** Canonical text form. */
@@ -50,52 +50,34 @@ export interface PeerSource {
 }
 
 /** Ranges that can never be another node's unicast address (and v6 link-local, which needs a zone). */
-const NOT_A_PEER: ReadonlySet<string> = new Set(['unspecified', 'broadcast', 'multicast', 'loopback']);
+const NOT_A_PEER: ReadonlySet<AddressScope> = new Set<AddressScope>(['unspecified', 'broadcast', 'multicast', 'loopback']);
 
-type Parsed = ipaddr.IPv4 | ipaddr.IPv6;
-
-/** IPv4-mapped IPv6 (::ffff:a.b.c.d) is the IPv4 node it names. */
-function fold(a: Parsed): Parsed {
-  return a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress() ? (a as ipaddr.IPv6).toIPv4Address() : a;
-}
-
-function toPeerAddress(a: Parsed): PeerAddress {
-  const v4 = a.kind() === 'ipv4';
-  return {
-    address: v4 ? a.toString() : (a as ipaddr.IPv6).toRFC5952String(),
-    family: v4 ? 4 : 6,
-    bytes: Uint8Array.from(a.toByteArray()),
-  };
-}
-
-/** The reason `text` is not a usable peer address, or the parsed address. */
-function parseAddress(text: string): Parsed | string {
-  if (text.includes('/')) return 'a single address, not a prefix';
-  if (text.includes('%')) return 'an address without zone id';
-  let a: Parsed;
-  if (ipaddr.IPv4.isValidFourPartDecimal(text)) a = ipaddr.IPv4.parse(text);
-  else if (ipaddr.IPv6.isValid(text)) a = fold(ipaddr.IPv6.parse(text));
-  else return 'an IPv4 (dotted quad) or IPv6 address';
-  const range = a.range();
-  if (NOT_A_PEER.has(range)) return `a unicast address (this one is ${range})`;
-  if (a.kind() === 'ipv6' && range === 'linkLocal') return 'a global IPv6 address (link-local needs an interface)';
-  return a;
+/** The peer address of 4 or 16 bytes, an IPv4-mapped one folded to the IPv4 node it names. */
+function toPeerAddress(raw: Uint8Array): PeerAddress {
+  const bytes = unmapIPv4(raw);
+  return { address: formatAddress(bytes), family: bytes.length === 4 ? 4 : 6, bytes };
 }
 
 /** A peer address from text, or why it is not one (the same rules for --peers and Node objects). */
 export function parsePeerAddress(text: string): PeerAddress | string {
-  const r = parseAddress(text.trim());
-  return typeof r === 'string' ? r : toPeerAddress(r);
+  const t = text.trim();
+  if (t.includes('/')) return 'a single address, not a prefix';
+  if (t.includes('%')) return 'an address without zone id';
+  const raw = tryParseAddress(t);
+  if (raw === undefined) return 'an IPv4 (dotted quad) or IPv6 address';
+  const a = toPeerAddress(raw);
+  const range = addressScope(a.bytes);
+  if (NOT_A_PEER.has(range)) return `a unicast address (this one is ${range})`;
+  if (a.family === 6 && range === 'linkLocal') return 'a global IPv6 address (link-local needs an interface)';
+  return a;
 }
 
-export function compareAddresses(a: PeerAddress, b: PeerAddress): number {
-  if (a.family !== b.family) return a.family - b.family;
-  for (let i = 0; i < a.bytes.length; i++) if (a.bytes[i] !== b.bytes[i]) return a.bytes[i]! - b.bytes[i]!;
-  return 0;
+function comparePeerAddresses(a: PeerAddress, b: PeerAddress): number {
+  return compareAddresses(a.bytes, b.bytes);
 }
 
 export function comparePeers(a: Peer, b: Peer): number {
-  return compareAddresses(a.addresses[0]!, b.addresses[0]!) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  return comparePeerAddresses(a.addresses[0]!, b.addresses[0]!) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
 /**
@@ -106,7 +88,7 @@ export function makePeer(addresses: Iterable<PeerAddress>, name?: string): Peer 
   const byAddr = new Map<string, PeerAddress>();
   for (const a of addresses) if (!byAddr.has(a.address)) byAddr.set(a.address, a);
   if (byAddr.size === 0) return undefined;
-  const sorted = Object.freeze([...byAddr.values()].sort(compareAddresses));
+  const sorted = Object.freeze([...byAddr.values()].sort(comparePeerAddresses));
   return Object.freeze(name !== undefined ? { id: name, name, addresses: sorted } : { id: sorted[0]!.address, addresses: sorted });
 }
 
@@ -189,18 +171,16 @@ export function formatPeerList(peers: readonly Peer[]): string {
 
 /** Canonical text of a local address given as text or as 4/16 network-order bytes. */
 function canonicalLocal(a: string | Uint8Array, i: number): string {
-  let parsed: Parsed;
+  let raw: Uint8Array | undefined;
   if (typeof a === 'string') {
-    const text = a.split('%')[0]!; // local link-local addresses carry a zone; the address is what matters
-    if (ipaddr.IPv4.isValidFourPartDecimal(text)) parsed = ipaddr.IPv4.parse(text);
-    else if (ipaddr.IPv6.isValid(text)) parsed = ipaddr.IPv6.parse(text);
-    else throw new ConfigError([{ field: `localAddrs[${i}]`, value: a, expected: 'an IPv4 or IPv6 address' }]);
+    raw = tryParseAddress(a.split('%')[0]!); // local link-local addresses carry a zone; the address is what matters
+    if (raw === undefined) throw new ConfigError([{ field: `localAddrs[${i}]`, value: a, expected: 'an IPv4 or IPv6 address' }]);
   } else if (a.length === 4 || a.length === 16) {
-    parsed = ipaddr.fromByteArray([...a]);
+    raw = a;
   } else {
     throw new ConfigError([{ field: `localAddrs[${i}]`, value: a.length, expected: '4 or 16 address bytes' }]);
   }
-  return toPeerAddress(fold(parsed)).address;
+  return toPeerAddress(raw).address;
 }
 
 /** The canonical text of each local address (for excludeLocal). */

@@ -19,7 +19,7 @@ import { throwIfProblems } from '../config/problems.js';
 import { LOG_LEVELS, type LogLevel } from '../obs/log.js';
 import type { ConfigProblem } from '../errors.js';
 import { address, cidr, IFNAME, portOrRange } from '../relay/config.js';
-import { formatCidr, type Cidr } from '../relay/prefix-set.js';
+import { formatPrefix, type Prefix } from '../wire/ip-prefix.js';
 import { formatAddress } from '../wire/ip-address.js';
 
 export const MSS_BOUNDS = {
@@ -36,7 +36,7 @@ const ifname = () => text({ what: 'a network interface name (at most 15 characte
 export const REALSERVER_FIELDS = {
   vips: field({ schema: list(address()), help: 'service addresses (IPv4 and IPv6, comma-separated) to put on lo and clamp' }),
   vipsFile: field({ schema: path(), help: 'read more service addresses from this file: one per line (or comma-separated), # starts a comment; re-read on every check' }),
-  lvsSources: field({ schema: list(cidr()), default: [] as Cidr[], help: 'LVS directors (addresses or prefixes, both families) whose IPIP (protocol 4, IPv4) and IPv6-in-IPv6 (next header 41) packets the firewall accepts' }),
+  lvsSources: field({ schema: list(cidr()), default: [] as Prefix[], help: 'LVS directors (addresses or prefixes, both families) whose IPIP (protocol 4, IPv4) and IPv6-in-IPv6 (next header 41) packets the firewall accepts' }),
   ports: field({ schema: list(portOrRange()), help: 'clamp SYN-ACKs from these TCP ports only (PORT or LO-HI, comma-separated; default: every port)' }),
   mss: field({ schema: integer({ min: MSS_BOUNDS.v4.min, max: MSS_BOUNDS.v4.max }), default: MSS_DEFAULT, help: `the MSS SYN-ACKs leaving from the VIPs are clamped to (IPv4 ${MSS_BOUNDS.v4.min}..${MSS_BOUNDS.v4.max}, IPv6 ${MSS_BOUNDS.v6.min}..${MSS_BOUNDS.v6.max})` }),
   rpFilterAll: field({ schema: boolean(), default: false, help: 'allow lowering net.ipv4.conf.all.rp_filter from 1 (strict) to 2 (loose), which decapsulated traffic needs; without it pathguard explains and leaves it' }),
@@ -129,7 +129,7 @@ export function realserverConfig(
 
   const out: { -readonly [K in keyof RealserverConfig]: RealserverConfig[K] } = {
     vips: Object.freeze(vips),
-    lvsSources: Object.freeze([...new Set(v.lvsSources.map(formatCidr))]),
+    lvsSources: Object.freeze([...new Set(v.lvsSources.map(formatPrefix))]),
     mss: v.mss,
     rpFilterAll: v.rpFilterAll,
     ipipDevice: v.ipipDevice,

@@ -30,10 +30,11 @@ import { flagDefinitions, foldAliases, type FlagDefinition } from '../config/fla
 import { boolean, duration, integer, list, listenAddress, oneOf, parser, text, DNS1123_SUBDOMAIN, FAIL, type ListenAddress } from '../config/parsers.js';
 import { throwIfProblems } from '../config/problems.js';
 import { LOG_LEVELS, type LogLevel } from '../obs/log.js';
-import { DecodeError, type ConfigProblem } from '../errors.js';
-import { parseAddress } from '../wire/ip-address.js';
+import type { ConfigProblem } from '../errors.js';
+import { tryParseAddress } from '../wire/ip-address.js';
 import { DEDUP_DEFAULTS } from './dedup.js';
-import { formatCidr, parseCidr, type Cidr } from './prefix-set.js';
+import { parseCidr } from './prefix-set.js';
+import { formatPrefix, type Prefix } from '../wire/ip-prefix.js';
 import { RATE_LIMIT_DEFAULTS } from './rate-limiter.js';
 import { MAX_SHARDS } from '../firewall/ruleset.js';
 import { parsePeerEntries, type Peer } from '../peers/peer-set.js';
@@ -73,15 +74,7 @@ export function rate(max = RATE_MAX): ReturnType<typeof parser<number>> {
 
 /** An IPv4 or IPv6 address, as 4 or 16 bytes. */
 export function address(): ReturnType<typeof parser<Uint8Array>> {
-  return parser('an IPv4 or IPv6 address', (raw) => {
-    if (typeof raw !== 'string') return FAIL;
-    try {
-      return parseAddress(raw.trim());
-    } catch (err) {
-      if (err instanceof DecodeError) return FAIL;
-      throw err;
-    }
-  });
+  return parser('an IPv4 or IPv6 address', (raw) => (typeof raw === 'string' ? (tryParseAddress(raw.trim()) ?? FAIL) : FAIL));
 }
 
 /**
@@ -102,7 +95,7 @@ export function peerList(): z.ZodType<Peer[], unknown> {
 }
 
 /** A prefix `ADDR/LEN` or a bare address (host route), either family; host bits are cleared. */
-export function cidr(): ReturnType<typeof parser<Cidr>> {
+export function cidr(): ReturnType<typeof parser<Prefix>> {
   return parser('an IPv4 or IPv6 prefix ADDR/LEN, or an address', (raw) => (typeof raw === 'string' ? (parseCidr(raw) ?? FAIL) : FAIL));
 }
 
@@ -159,13 +152,13 @@ export const RELAY_FIELDS = {
   }),
   vipNetworks: field({
     schema: list(cidr()),
-    default: [] as Cidr[],
+    default: [] as Prefix[],
     help: 'service address prefixes announced by the cluster (both families); a message is relayed only if the packet it quotes came from one of them or from a local address',
   }),
   ignoreNetworks: field({
     env: ['PMTUD_IGNORE_NETWORKS'],
     schema: list(cidr()),
-    default: [] as Cidr[],
+    default: [] as Prefix[],
     help: 'never relay messages sent (outer source) from these prefixes (go-pmtud\'s flag)',
   }),
   ports: field({
@@ -261,8 +254,8 @@ export interface RelayConfig {
   /** Static peers, one per node; empty means discover them. */
   readonly peers: readonly Peer[];
   readonly nodeName?: string;
-  readonly vipNetworks: readonly Cidr[];
-  readonly ignoreNetworks: readonly Cidr[];
+  readonly vipNetworks: readonly Prefix[];
+  readonly ignoreNetworks: readonly Prefix[];
   /** Allowed quoted source ports, sorted, unique; empty allows all. */
   readonly ports: readonly number[];
   /** Packets per second. */
@@ -351,7 +344,7 @@ export function relayConfig(
   for (const [key, list_] of [['vipNetworks', v.vipNetworks], ['ignoreNetworks', v.ignoreNetworks]] as const) {
     const seen = new Set<string>();
     for (const c of list_ ?? []) {
-      const t = formatCidr(c);
+      const t = formatPrefix(c);
       if (seen.has(t)) problems.push({ field: describe(key), value: t, expected: 'each prefix once' });
       seen.add(t);
     }

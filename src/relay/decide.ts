@@ -27,7 +27,8 @@
 import { TooBigDecoder } from '../wire/too-big-decode.js';
 import type { TooBig } from '../wire/too-big.js';
 import { Dedup, DEDUP_DEFAULTS, type DedupStats } from './dedup.js';
-import { PrefixSet, type Cidr } from './prefix-set.js';
+import { PrefixSet } from './prefix-set.js';
+import type { Prefix } from '../wire/ip-prefix.js';
 import { RATE_LIMIT, RATE_LIMIT_DEFAULTS, RateLimiter, type RateLimit, type RateLimiterStats } from './rate-limiter.js';
 import { Policy, REJECT_REASONS, validate, type RejectReason } from './validate.js';
 
@@ -67,8 +68,8 @@ export interface RelayCounters {
 }
 
 export interface RelayStateOptions {
-  readonly vipNetworks?: readonly Cidr[];
-  readonly ignoreNetworks?: readonly Cidr[];
+  readonly vipNetworks?: readonly Prefix[];
+  readonly ignoreNetworks?: readonly Prefix[];
   readonly ports?: readonly number[];
   /** Peer node addresses (4 or 16 bytes each); see setPeers(). */
   readonly peers?: readonly Uint8Array[];

@@ -10,12 +10,12 @@
  * address of that family (IPv6 link-local addresses do not count: no
  * service is reached by one).
  */
-import type { Cidr } from './prefix-set.js';
+import type { Prefix } from '../wire/ip-prefix.js';
 import type { Peer } from '../peers/peer-set.js';
 
 export interface FamilyInputs {
   readonly transport: string;
-  readonly vipNetworks: readonly Cidr[];
+  readonly vipNetworks: readonly Prefix[];
   readonly peers: readonly Peer[];
   /** This node's addresses, 4 or 16 bytes each. */
   readonly local: readonly Uint8Array[];

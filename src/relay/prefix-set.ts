@@ -13,47 +13,23 @@
  * built; callers that update a set (local addresses, peers) build a new one
  * and swap the reference, which is atomic for the reader.
  */
-import { ConfigError, DecodeError, type ConfigProblem } from '../errors.js';
-import { formatAddress, parseIPv4, parseIPv6 } from '../wire/ip-address.js';
-
-/** A network: address bytes (4 or 16, host bits cleared) and prefix length. */
-export interface Cidr {
-  readonly address: Uint8Array;
-  readonly prefixLength: number;
-}
+import { ConfigError, type ConfigProblem } from '../errors.js';
+import { formatPrefix, hostPrefix, parsePrefix, type Prefix } from '../wire/ip-prefix.js';
 
 /**
- * Parses `ADDR/LEN` or a bare address (a host: /32 or /128). Host bits set
- * under the mask are cleared, as Go's net.ParseCIDR does (go-pmtud read its
- * --ignore-networks with it), so `192.0.2.7/24` means 192.0.2.0/24.
- * Returns undefined when the text is not a prefix.
+ * Parses `ADDR/LEN` or a bare address (a host: /32 or /128), blanks around
+ * it ignored. Host bits set under the mask are cleared, as Go's
+ * net.ParseCIDR does (go-pmtud read its --ignore-networks with it), so
+ * `192.0.2.7/24` means 192.0.2.0/24. Returns undefined when the text is not
+ * a prefix.
  */
-export function parseCidr(text: string): Cidr | undefined {
-  const s = text.trim();
-  const slash = s.indexOf('/');
-  const addrText = slash < 0 ? s : s.slice(0, slash);
-  let address: Uint8Array;
-  try {
-    address = addrText.includes(':') ? parseIPv6(addrText) : parseIPv4(addrText);
-  } catch (err) {
-    // parseIPv4/parseIPv6 report a malformed address with a DecodeError; here that is "not a prefix"
-    if (err instanceof DecodeError) return undefined;
-    throw err;
-  }
-  const bits = address.length * 8;
-  let prefixLength = bits;
-  if (slash >= 0) {
-    const lenText = s.slice(slash + 1);
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(lenText)) return undefined;
-    prefixLength = Number(lenText);
-    if (prefixLength > bits) return undefined;
-  }
-  return { address: maskAddress(address, prefixLength), prefixLength };
+export function parseCidr(text: string): Prefix | undefined {
+  return parsePrefix(text.trim(), { bare: 'host', hostBits: 'clear' });
 }
 
 /** Parses every text as a prefix; throws one ConfigError listing every bad entry. */
-export function parseCidrs(texts: readonly string[], field: string): Cidr[] {
-  const out: Cidr[] = [];
+export function parseCidrs(texts: readonly string[], field: string): Prefix[] {
+  const out: Prefix[] = [];
   const problems: ConfigProblem[] = [];
   texts.forEach((t, i) => {
     const c = parseCidr(t);
@@ -64,22 +40,6 @@ export function parseCidrs(texts: readonly string[], field: string): Cidr[] {
   return out;
 }
 
-/** A copy of `address` with the bits after `prefixLength` cleared. */
-export function maskAddress(address: Uint8Array, prefixLength: number): Uint8Array {
-  const out = new Uint8Array(address);
-  for (let i = 0; i < out.length; i++) {
-    const keep = prefixLength - i * 8;
-    if (keep >= 8) continue;
-    out[i] = keep <= 0 ? 0 : out[i]! & (0xff << (8 - keep));
-  }
-  return out;
-}
-
-/** Text form of a prefix, for logs and errors (not used on the hot path). */
-export function formatCidr(c: Cidr): string {
-  return `${formatAddress(c.address)}/${c.prefixLength}`;
-}
-
 class TrieNode {
   /** Bit b set: every address whose byte at this level is b matches. */
   readonly match = new Uint32Array(8);
@@ -87,7 +47,7 @@ class TrieNode {
   next: (TrieNode | undefined)[] | undefined;
 }
 
-function insert(root: TrieNode, c: Cidr): void {
+function insert(root: TrieNode, c: Prefix): void {
   const { address, prefixLength } = c;
   if (prefixLength === 0) {
     root.match.fill(0xffffffff);
@@ -128,7 +88,7 @@ export class PrefixSet {
   readonly size4: number;
   readonly size6: number;
 
-  constructor(prefixes: readonly Cidr[] = []) {
+  constructor(prefixes: readonly Prefix[] = []) {
     let n4 = 0;
     let n6 = 0;
     // Shorter prefixes first, so longer ones they cover are skipped instead of expanded.
@@ -152,7 +112,7 @@ export class PrefixSet {
 
   /** A set of host addresses (/32, /128), e.g. this node's local addresses. */
   static ofAddresses(addresses: readonly Uint8Array[]): PrefixSet {
-    return new PrefixSet(addresses.map((address) => ({ address, prefixLength: address.length * 8 })));
+    return new PrefixSet(addresses.map(hostPrefix));
   }
 
   get size(): number {
@@ -167,6 +127,6 @@ export class PrefixSet {
   }
 }
 
-function formatCidrSafe(c: Cidr): string {
-  return c.address.length === 4 || c.address.length === 16 ? formatCidr(c) : `<${c.address.length} bytes>/${c.prefixLength}`;
+function formatCidrSafe(c: Prefix): string {
+  return c.address.length === 4 || c.address.length === 16 ? formatPrefix(c) : `<${c.address.length} bytes>/${c.prefixLength}`;
 }

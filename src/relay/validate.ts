@@ -38,7 +38,8 @@
  */
 import { ConfigError } from '../errors.js';
 import { TOO_BIG_REJECT, type TooBig, type TooBigReject } from '../wire/too-big.js';
-import { PrefixSet, type Cidr } from './prefix-set.js';
+import { PrefixSet } from './prefix-set.js';
+import type { Prefix } from '../wire/ip-prefix.js';
 
 export const RELAY_REJECT = [
   'ignored_source',
@@ -63,9 +64,9 @@ export const MAX_MTU = 65_535;
 
 export interface PolicyOptions {
   /** Service addresses announced by the cluster (both families). */
-  readonly vipNetworks?: readonly Cidr[];
+  readonly vipNetworks?: readonly Prefix[];
   /** Outer sources whose messages are dropped. */
-  readonly ignoreNetworks?: readonly Cidr[];
+  readonly ignoreNetworks?: readonly Prefix[];
   /** Allowed quoted L4 source ports; absent or empty allows all. */
   readonly ports?: readonly number[];
   /** This node's addresses at start; see setLocalAddresses(). */

@@ -40,11 +40,11 @@
  *   (a rule pointing at an empty table would only fall through).
  */
 import { AF, RT_TABLE, RTPROT_PATHGUARD, defaultDst, familyName, type Family, type Nexthop, type RouteSpec, type RuleSpec } from './objects.js';
-import { containsAddress, parseAddress, parsePrefix, type Address, type Prefix } from './prefix.js';
+import { containsAddress, parseAddress, parsePrefix, type NumericAddress, type NumericPrefix } from './prefix.js';
 import { problem, type RouteProblem } from './problem.js';
 import { matchesAny, type Labels } from './selector.js';
 import type { MetallbModel, Pool } from './metallb.js';
-import ipaddr from 'ipaddr.js';
+import { addressScope, parseAddress as addressBytes } from '../wire/ip-address.js';
 
 export const NODE_LABEL = {
   ENABLED: 'metallb-nra/enabled',
@@ -132,11 +132,11 @@ function nodeEnabled(labels: Labels, problems: RouteProblem[]): boolean {
 }
 
 /** The override addresses by family, or undefined when the label is absent or unusable. */
-function addressOverride(labels: Labels, problems: RouteProblem[]): Map<Family, Address[]> | undefined {
+function addressOverride(labels: Labels, problems: RouteProblem[]): Map<Family, NumericAddress[]> | undefined {
   if (!Object.prototype.hasOwnProperty.call(labels, NODE_LABEL.ADDRESS)) return undefined;
   const raw = labels[NODE_LABEL.ADDRESS] ?? '';
   const parts = raw.split(/[,_\s]+/).filter((s) => s !== '');
-  const out = new Map<Family, Address[]>();
+  const out = new Map<Family, NumericAddress[]>();
   for (const part of parts) {
     const a = parseAddress(part);
     if (!a) {
@@ -159,9 +159,9 @@ function addressOverride(labels: Labels, problems: RouteProblem[]): Map<Family, 
  * Sorting then dropping neighbours costs less than a Map of tens of
  * thousands of strings; IPv4 sorts on a number, not on the bigint.
  */
-function poolPrefixes(pools: readonly Pool[]): Map<Family, Prefix[]> {
-  const v4: { key: number; p: Prefix }[] = [];
-  const v6: Prefix[] = [];
+function poolPrefixes(pools: readonly Pool[]): Map<Family, NumericPrefix[]> {
+  const v4: { key: number; p: NumericPrefix }[] = [];
+  const v6: NumericPrefix[] = [];
   for (const pool of pools) {
     for (const p of pool.prefixes) {
       if (p.family === AF.INET) v4.push({ key: Number(p.value) * 64 + p.length, p });
@@ -170,14 +170,14 @@ function poolPrefixes(pools: readonly Pool[]): Map<Family, Prefix[]> {
   }
   v4.sort((a, b) => a.key - b.key);
   v6.sort((a, b) => cmpBig(a.value, b.value) || a.length - b.length);
-  const out4: Prefix[] = [];
+  const out4: NumericPrefix[] = [];
   let last = -1;
   for (const x of v4) {
     if (x.key !== last) out4.push(x.p);
     last = x.key;
   }
   const out6 = v6.filter((p, i) => i === 0 || p.value !== v6[i - 1]?.value || p.length !== v6[i - 1]?.length);
-  return new Map<Family, Prefix[]>([[AF.INET, out4], [AF.INET6, out6]]);
+  return new Map<Family, NumericPrefix[]>([[AF.INET, out4], [AF.INET6, out6]]);
 }
 
 /** Pools some BGP advertisement selects, in model order. */
@@ -203,7 +203,7 @@ function advertisedPools(model: MetallbModel, problems: RouteProblem[]): readonl
 interface Candidate {
   names: string[];
   items: string[];
-  address: Address;
+  address: NumericAddress;
 }
 
 const UNUSABLE_RANGES = new Set(['unspecified', 'loopback', 'multicast', 'broadcast', 'ipv4Mapped']);
@@ -211,9 +211,9 @@ const UNUSABLE_RANGES = new Set(['unspecified', 'loopback', 'multicast', 'broadc
 /** Whether an address can be a gateway; the oif to pin it to when it must be; or why not. */
 function usable(
   c: Candidate,
-  reach: { onLink: { prefix: Prefix; ifindex: number }[]; local: Set<string> } | undefined,
+  reach: { onLink: { prefix: NumericPrefix; ifindex: number }[]; local: Set<string> } | undefined,
 ): { ok: true; oif?: number } | { ok: false; code: 'unusable-peer' | 'off-link-peer'; why: string } {
-  const range = ipaddr.parse(c.address.text).range();
+  const range = addressScope(addressBytes(c.address.text));
   if (UNUSABLE_RANGES.has(range)) return { ok: false, code: 'unusable-peer', why: `a ${range} address cannot be a gateway` };
   const linkLocal = c.address.family === AF.INET6 && range === 'linkLocal';
   if (!reach) {

@@ -16,7 +16,7 @@
  * see holdVerdict in plan.ts for what the shell does with them.
  */
 import YAML from 'yaml';
-import { parseAddress, parsePrefix, parseRange, comparePrefixes, type Address, type Prefix } from './prefix.js';
+import { parseAddress, parsePrefix, parseRange, comparePrefixes, type NumericAddress, type NumericPrefix } from './prefix.js';
 import { problem, type RouteProblem, type Severity, type ProblemCode } from './problem.js';
 import { parseSelector, isSelectorError, type Labels, type Selector, type SelectorStyle } from './selector.js';
 
@@ -25,7 +25,7 @@ export interface Pool {
   /** How problems name it: `IPAddressPool metallb-system/public`. */
   readonly item: string;
   /** Deduplicated, in address order; ranges already converted to their minimal CIDR cover. */
-  readonly prefixes: readonly Prefix[];
+  readonly prefixes: readonly NumericPrefix[];
   readonly labels: Labels;
 }
 
@@ -42,11 +42,11 @@ export interface Advertisement {
   readonly peers: readonly string[];
 }
 
-export interface Peer {
+export interface BgpPeer {
   /** BGPPeer metadata.name, or the address for legacy peers. */
   readonly name: string;
   readonly item: string;
-  readonly address: Address;
+  readonly address: NumericAddress;
   /** Any one must match the node; none means every node. */
   readonly nodeSelectors: readonly Selector[];
 }
@@ -57,7 +57,7 @@ export interface MetallbModel {
   readonly source: Source;
   readonly pools: readonly Pool[];
   readonly advertisements: readonly Advertisement[];
-  readonly peers: readonly Peer[];
+  readonly peers: readonly BgpPeer[];
   readonly problems: readonly RouteProblem[];
 }
 
@@ -98,7 +98,7 @@ class Collector {
 // shared pieces
 
 /** A pool's address entries to prefixes; bad entries are reported and skipped. */
-function readAddresses(raw: unknown, item: string, field: string, c: Collector): Prefix[] | undefined {
+function readAddresses(raw: unknown, item: string, field: string, c: Collector): NumericPrefix[] | undefined {
   if (raw === undefined || raw === null) {
     c.add('error', 'missing-key', item, 'a pool needs a list of addresses; pool skipped', field);
     return undefined;
@@ -107,7 +107,7 @@ function readAddresses(raw: unknown, item: string, field: string, c: Collector):
     c.add('error', 'wrong-type', item, 'expected a list of CIDRs or start-end ranges; pool skipped', field, raw);
     return undefined;
   }
-  const out: Prefix[] = [];
+  const out: NumericPrefix[] = [];
   for (let i = 0; i < raw.length; i++) {
     const entry: unknown = raw[i];
     const at = `${field}[${i}]`;
@@ -140,7 +140,7 @@ function readAddresses(raw: unknown, item: string, field: string, c: Collector):
   if (out.length < 2) return out;
   // most pools hold one entry: sort and drop neighbours rather than build a Map per pool
   out.sort(comparePrefixes);
-  return out.filter((p, i) => i === 0 || comparePrefixes(p, out[i - 1] as Prefix) !== 0);
+  return out.filter((p, i) => i === 0 || comparePrefixes(p, out[i - 1] as NumericPrefix) !== 0);
 }
 
 function readSelectors(raw: unknown, style: SelectorStyle, item: string, field: string, c: Collector, severity: Severity, consequence: string): Selector[] | undefined {
@@ -179,7 +179,7 @@ function readLabels(raw: unknown): Labels {
 }
 
 /** A peer address; reports and returns undefined when it is not an IP address. */
-function readPeerAddress(raw: unknown, item: string, field: string, c: Collector): Address | undefined {
+function readPeerAddress(raw: unknown, item: string, field: string, c: Collector): NumericAddress | undefined {
   if (raw === undefined || raw === null || raw === '') {
     c.add('error', 'missing-key', item, 'a peer needs an address; peer skipped', field);
     return undefined;
@@ -319,8 +319,8 @@ function crdAdvertisements(kind: 'bgp' | 'layer2', list: readonly unknown[], opt
   return out;
 }
 
-function crdPeers(list: readonly unknown[], opts: ParseOptions, c: Collector): Peer[] {
-  const out: Peer[] = [];
+function crdPeers(list: readonly unknown[], opts: ParseOptions, c: Collector): BgpPeer[] {
+  const out: BgpPeer[] = [];
   list.forEach((raw, i) => {
     const m = readMeta('BGPPeer', i, raw, opts, c, true);
     if (!m || !m.spec) return;
@@ -431,7 +431,7 @@ function legacyFromObject(doc: unknown, c: Collector, source: Source): MetallbMo
     advertisements.push(implicitAdvertisement(name, item, protocol));
   });
 
-  const peers: Peer[] = [];
+  const peers: BgpPeer[] = [];
   const rawPeers = own(doc, 'peers');
   if (rawPeers === undefined || rawPeers === null) {
     if (advertisements.some((a) => a.kind === 'bgp')) {

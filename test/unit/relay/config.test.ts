@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ConfigError } from '../../../src/errors.js';
 import { relayConfig, RELAY_FIELDS, RELAY_FLAGS, rate, type RelayConfig } from '../../../src/relay/config.js';
 import { decide, RelayState } from '../../../src/relay/decide.js';
-import { formatCidr } from '../../../src/relay/prefix-set.js';
+import { formatPrefix as formatCidr } from '../../../src/wire/ip-prefix.js';
 import { V4_UDP, V6_UDP } from './too-big-variant.js';
 
 function problems(fn: () => unknown): { field: string; value: unknown; expected: string }[] {

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ConfigError } from '../../../src/errors.js';
-import { formatCidr, maskAddress, parseCidr, parseCidrs, PrefixSet, type Cidr } from '../../../src/relay/prefix-set.js';
+import { parseCidr, parseCidrs, PrefixSet } from '../../../src/relay/prefix-set.js';
+import { formatPrefix as formatCidr, maskAddress, type Prefix } from '../../../src/wire/ip-prefix.js';
 import { parseAddress } from '../../../src/wire/ip-address.js';
 
 const ip = parseAddress;
@@ -120,7 +121,7 @@ test('ofAddresses builds host routes; a malformed prefix is refused', () => {
 });
 
 /** The obvious definition: the first `len` bits are equal. */
-function naiveContains(c: Cidr, a: Uint8Array): boolean {
+function naiveContains(c: Prefix, a: Uint8Array): boolean {
   if (a.length !== c.address.length) return false;
   for (let bit = 0; bit < c.prefixLength; bit++) {
     const i = bit >> 3;

@@ -1,15 +1,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import ipaddr from 'ipaddr.js';
 import { DecodeError } from '../../../src/errors.js';
 import {
   addressEqual,
+  addressFamily,
   addressKey,
+  addressScope,
+  compareAddresses,
   formatAddress,
   formatIPv4,
   formatIPv6,
+  formatIPv6Groups,
+  isIPv4Mapped,
   parseAddress,
   parseIPv4,
   parseIPv6,
+  scanIPv4,
+  tryParseAddress,
+  unmapIPv4,
 } from '../../../src/wire/ip-address.js';
 import { ETH_HEADER, PACKET_TOO_BIG_PING, FRAG_NEEDED_PING, embed } from './fixtures/packets.js';
 
@@ -99,4 +109,91 @@ test('addressKey is unambiguous and distinguishes the families', () => {
   assert.notEqual(addressKey(parseIPv6('::ffff:192.0.2.1')), addressKey(parseIPv4('192.0.2.1')));
   assert.equal(addressEqual(parseIPv6('2001:db8::1'), parseIPv6('2001:db8:0::1')), true);
   assert.equal(addressEqual(parseIPv4('192.0.2.1'), parseIPv4('192.0.2.2')), false);
+});
+
+test('tryParseAddress never throws and reads only the given span', () => {
+  assert.deepEqual(tryParseAddress('192.0.2.7'), Uint8Array.of(192, 0, 2, 7));
+  assert.deepEqual(tryParseAddress('x2001:db8::7/64', 1, 12), parseIPv6('2001:db8::7'));
+  assert.deepEqual(tryParseAddress('192.0.2.7/24', 0, 9), Uint8Array.of(192, 0, 2, 7));
+  for (const bad of ['', '192.0.2.1 ', '192.0.02.1', '2001:db8::1%eth0', '::01.2.3.4', '1::2::3', '2001:db8::/32']) {
+    assert.equal(tryParseAddress(bad), undefined, bad);
+  }
+});
+
+test('scanIPv4 gives the 32-bit value or -1', () => {
+  assert.equal(scanIPv4('255.255.255.255'), 0xffffffff);
+  assert.equal(scanIPv4('192.0.2.1'), 0xc0000201);
+  assert.equal(scanIPv4('a192.0.2.1', 1), 0xc0000201);
+  assert.equal(scanIPv4('1.2.3'), -1);
+  assert.equal(scanIPv4('1.2.3.04'), -1);
+});
+
+test('formatIPv6Groups writes IPv4-mapped addresses in hex, everything else as formatIPv6', () => {
+  assert.equal(formatIPv6Groups(parseIPv6('::ffff:192.0.2.1')), '::ffff:c000:201');
+  assert.equal(formatIPv6Groups(parseIPv6('2001:db8::1')), '2001:db8::1');
+});
+
+test('IPv4-mapped addresses fold to the IPv4 address they name', () => {
+  assert.equal(isIPv4Mapped(parseIPv6('::ffff:192.0.2.1')), true);
+  assert.equal(isIPv4Mapped(parseIPv6('::192.0.2.1')), false); // IPv4-compatible (RFC 4291 §2.5.5.1), not mapped
+  assert.equal(isIPv4Mapped(parseIPv6('64:ff9b::192.0.2.1')), false);
+  assert.deepEqual(unmapIPv4(parseIPv6('::ffff:192.0.2.1')), Uint8Array.of(192, 0, 2, 1));
+  const v6 = parseIPv6('2001:db8::1');
+  assert.equal(unmapIPv4(v6), v6);
+});
+
+test('addressFamily and compareAddresses: IPv4 first, then by bytes', () => {
+  assert.equal(addressFamily(parseIPv4('192.0.2.1')), 4);
+  assert.equal(addressFamily(parseIPv6('::1')), 6);
+  assert.equal(addressFamily(new Uint8Array(5)), undefined);
+  const sorted = ['2001:db8::1', '203.0.113.1', '::ffff:0.0.0.1', '192.0.2.10', '192.0.2.9'].map(parseAddress).sort(compareAddresses).map(formatAddress);
+  assert.deepEqual(sorted, ['192.0.2.9', '192.0.2.10', '203.0.113.1', '::ffff:0.0.0.1', '2001:db8::1']);
+});
+
+test('addressScope names the ranges that can never be a unicast peer or gateway', () => {
+  const cases: [string, string][] = [
+    ['0.0.0.0', 'unspecified'],
+    ['0.1.2.3', 'unspecified'], // 0.0.0.0/8, "this network"
+    ['255.255.255.255', 'broadcast'],
+    ['224.0.0.1', 'multicast'],
+    ['239.255.255.255', 'multicast'],
+    ['240.0.0.1', 'unicast'],
+    ['127.0.0.1', 'loopback'],
+    ['169.254.1.1', 'linkLocal'],
+    ['192.0.2.1', 'unicast'],
+    ['::', 'unspecified'],
+    ['::1', 'loopback'],
+    ['::2', 'unicast'],
+    ['fe80::1', 'linkLocal'],
+    ['febf::1', 'linkLocal'],
+    ['fec0::1', 'unicast'],
+    ['ff02::1', 'multicast'],
+    ['::ffff:192.0.2.1', 'ipv4Mapped'],
+    ['2001:db8::1', 'unicast'],
+  ];
+  for (const [text, want] of cases) assert.equal(addressScope(parseAddress(text)), want, text);
+});
+
+const NAMED_SCOPES = new Set(['unspecified', 'broadcast', 'multicast', 'loopback', 'linkLocal', 'ipv4Mapped']);
+
+test('property: addressScope agrees with ipaddr.js range() on the ranges it names', () => {
+  // Biased towards the interesting first bytes so every range is hit.
+  const v4 = fc.tuple(fc.constantFrom(0, 127, 169, 224, 239, 255, 192), fc.uint8Array({ minLength: 3, maxLength: 3 })).map(([a, r]) => Uint8Array.of(a, ...r));
+  const v6 = fc
+    .tuple(fc.constantFrom('zero', 'fe80', 'ff', 'mapped', 'any'), fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.nat(16))
+    .map(([kind, r, zeros]) => {
+      const b = Uint8Array.from(r);
+      if (kind === 'zero') b.fill(0, 0, zeros);
+      if (kind === 'fe80') [b[0], b[1]] = [0xfe, 0x80 | (b[1]! & 0x3f)];
+      if (kind === 'ff') b[0] = 0xff;
+      if (kind === 'mapped') b.fill(0, 0, 10).fill(0xff, 10, 12);
+      return b;
+    });
+  fc.assert(
+    fc.property(fc.oneof(v4, v6, fc.constant(new Uint8Array(16)), fc.constant(parseIPv6('::1'))), (bytes) => {
+      const theirs = ipaddr.fromByteArray([...bytes]).range();
+      assert.equal(addressScope(bytes), NAMED_SCOPES.has(theirs) ? theirs : 'unicast', formatAddress(bytes));
+    }),
+    { numRuns: 3000 },
+  );
 });
