@@ -258,7 +258,7 @@ export async function startRoutesComponent(ctx: ComponentContext, cfg: RoutesCon
         table: cfg.table,
         rules: r?.installed ? r.installed.rules.ipv4 + r.installed.rules.ipv6 : 0,
         routes: r?.installed ? r.installed.routes.ipv4 + r.installed.routes.ipv6 : 0,
-        ...(last && r ? { lastReconcile: { at: last.at, outcome: OUTCOME[r.outcome] ?? 'failed', durationMs: r.durationMs } } : {}),
+        ...(last && r ? { lastReconcile: { at: last.at, outcome: OUTCOME[r.outcome] ?? 'failed', durationMs: Math.round(r.durationMs * 10) / 10 } } : {}),
         problems: r ? itemProblems(r) : [],
       };
     },

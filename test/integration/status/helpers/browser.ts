@@ -4,7 +4,7 @@
  * refuses to start), nothing that phones home, and a fresh profile in a
  * temporary directory per context, removed by `close()`.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
@@ -27,6 +27,8 @@ export function browserUnavailable(): string | undefined {
 }
 
 export interface BrowserOptions {
+  /** Run Chromium inside this network namespace (`ip netns exec`), to reach a lab's 127.0.0.1. */
+  readonly netns?: string;
   readonly javaScriptEnabled?: boolean;
   readonly colorScheme?: 'light' | 'dark';
   readonly viewport?: { width: number; height: number };
@@ -41,8 +43,14 @@ export interface OpenBrowser {
 export async function openBrowser(opts: BrowserOptions = {}): Promise<OpenBrowser> {
   const profile = mkdtempSync(join(tmpdir(), 'pgt-chromium-'));
   try {
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
+    let executablePath = CHROMIUM;
+    if (opts.netns !== undefined) {
+      // playwright talks to the browser over a pipe, which `ip netns exec` passes through.
+      executablePath = join(profile, 'chromium-in-netns');
+      writeFileSync(executablePath, `#!/bin/sh\nexec ip netns exec ${opts.netns} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
+    }
+    const context = await chromium.launchPersistentContext(join(profile, 'data'), {
+      executablePath,
       headless: true,
       args: [...CHROMIUM_ARGS],
       javaScriptEnabled: opts.javaScriptEnabled ?? true,
