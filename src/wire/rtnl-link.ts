@@ -470,3 +470,48 @@ export function setLinkAliasUp(name: string, alias: string): RtnlRequest {
 export function delLink(index: number): RtnlRequest {
   return { type: RTM.DELLINK, flags: NLM_F.REQUEST, fixed: encodeIfinfomsg(RTNL_FAMILY.UNSPEC, 0, index, 0, 0), attrs: [] };
 }
+
+/** IFLA_INET_CONF (include/uapi/linux/if_link.h: enum { IFLA_INET_UNSPEC, IFLA_INET_CONF }) */
+export const IFLA_INET_CONF = 1;
+
+/**
+ * Per-device IPv4 settings (include/uapi/linux/ip.h, enum IPV4_DEVCONF_*,
+ * 1-based): the same values as /proc/sys/net/ipv4/conf/DEV/*.
+ */
+export const IPV4_DEVCONF = {
+  RP_FILTER: 8, // IPV4_DEVCONF_RP_FILTER
+  ARP_ANNOUNCE: 18, // IPV4_DEVCONF_ARP_ANNOUNCE
+  ARP_IGNORE: 19, // IPV4_DEVCONF_ARP_IGNORE
+} as const;
+
+export interface Ipv4ConfChange {
+  readonly rpFilter?: number;
+  readonly arpAnnounce?: number;
+  readonly arpIgnore?: number;
+}
+
+/**
+ * Sets per-device IPv4 settings over rtnetlink:
+ *   RTM_SETLINK ifi_index=INDEX
+ *     IFLA_AF_SPEC { AF_INET { IFLA_INET_CONF { IPV4_DEVCONF_x: u32 ... } } }
+ * The kernel applies it in inet_set_link_af() (net/ipv4/devinet.c), which
+ * needs CAP_NET_ADMIN only, where writing /proc/sys/net/ipv4/conf/DEV/x needs
+ * a writable /proc/sys (a container without privilege has it read-only).
+ * Equivalent to: `sysctl -w net.ipv4.conf.DEV.rp_filter=0` (ip has no such command).
+ */
+export function setIpv4Conf(index: number, change: Ipv4ConfChange): RtnlRequest {
+  const conf: Attribute[] = [];
+  const put = (id: number, v: number | undefined, what: string) => {
+    if (v !== undefined) conf.push(nla.u32(id, checkRange(v, 0xffffffff, what)));
+  };
+  put(IPV4_DEVCONF.RP_FILTER, change.rpFilter, 'rp_filter');
+  put(IPV4_DEVCONF.ARP_ANNOUNCE, change.arpAnnounce, 'arp_announce');
+  put(IPV4_DEVCONF.ARP_IGNORE, change.arpIgnore, 'arp_ignore');
+  if (conf.length === 0) throw new RangeError('setIpv4Conf: nothing to set');
+  return {
+    type: RTM.SETLINK,
+    flags: NLM_F.REQUEST | NLM_F.ACK,
+    fixed: encodeIfinfomsg(RTNL_FAMILY.UNSPEC, 0, checkInt32(index, 'ifi_index'), 0, 0),
+    attrs: [nla.nested(IFLA.AF_SPEC, [nla.nested(RTNL_FAMILY.INET, [nla.nested(IFLA_INET_CONF, conf)])])],
+  };
+}
