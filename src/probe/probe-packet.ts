@@ -54,6 +54,8 @@ export interface BuiltProbe {
   readonly data: Uint8Array;
   /** TCP: the segment's sequence number. */
   readonly tcpSeq?: number;
+  /** TCP: bytes of padding after the header (a RST acknowledges them, a SYN-ACK does not). */
+  readonly tcpPadding?: number;
 }
 
 export type Answer =
@@ -100,7 +102,7 @@ export function buildProbe(spec: ProbeSpec, size: number, seq: number): BuiltPro
         { srcPort: spec.srcPort, dstPort: spec.dstPort, seq: tcpSeq, flags: TCP_FLAGS.SYN, payload: new Uint8Array(l4 - TCP_HEADER_MIN) },
         { src: spec.src, dst: spec.dst },
       );
-      return { size, seq, data, tcpSeq };
+      return { size, seq, data, tcpSeq, tcpPadding: l4 - TCP_HEADER_MIN };
     }
   }
 }
@@ -158,7 +160,10 @@ function matchTcp(spec: ProbeSpec, probe: BuiltProbe, data: Uint8Array, from: Ui
   if (!addressEqual(from, spec.dst)) return undefined;
   const tcp = decodeTcp(segment);
   if (tcp.srcPort !== spec.dstPort || tcp.dstPort !== spec.srcPort) return undefined;
-  const acks = (tcp.flags & TCP_FLAGS.ACK) !== 0 && tcp.ack === ((probe.tcpSeq + 1) >>> 0);
+  // A SYN-ACK acknowledges the SYN alone (data on a SYN is not taken without TCP Fast Open);
+  // a RST acknowledges everything the segment held (tcp_v4_send_reset(): seq + syn + data length).
+  const acked = [(probe.tcpSeq + 1) >>> 0, (probe.tcpSeq + 1 + (probe.tcpPadding ?? 0)) >>> 0];
+  const acks = (tcp.flags & TCP_FLAGS.ACK) !== 0 && acked.includes(tcp.ack);
   const synAck = (tcp.flags & (TCP_FLAGS.SYN | TCP_FLAGS.ACK)) === (TCP_FLAGS.SYN | TCP_FLAGS.ACK);
   const rst = (tcp.flags & TCP_FLAGS.RST) !== 0;
   if (acks && (synAck || rst)) return { kind: 'reply', from: formatAddress(from), tcp };
