@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { formatAddress } from '../wire/ip-address.js';
-import { applySearchOutcome, nextSearchProbe, searchPmtu, startSearch, SMALL_PROBE, type SearchState } from './pmtu-search.js';
+import { applySearchOutcome, localiseSize, nextSearchProbe, startSearch, SMALL_PROBE, type SearchState } from './pmtu-search.js';
 import { applyTraceOutcome, nextTraceProbe, startTrace, type TraceState } from './hop-trace.js';
 import { buildPmtuResult, type PmtuResult, type ProbeProtocol } from './pmtu-result.js';
 import { minimumProbeSize } from './probe-packet.js';
@@ -57,12 +57,8 @@ export async function runPmtu(opts: PmtuOptions): Promise<PmtuResult> {
       say(`search size ${next.size}: ${describe(outcome)}`);
       search = applySearchOutcome(search, next.size, outcome);
     }
-    const pmtu = searchPmtu(search);
-    trace = startTrace({
-      small: search.small,
-      ...(pmtu !== undefined && search.hi <= route.mtu ? { large: search.hi } : {}),
-      maxHops: opts.maxHops,
-    });
+    const large = localiseSize(search);
+    trace = startTrace({ small: search.small, ...(large !== undefined ? { large } : {}), maxHops: opts.maxHops });
     for (let next = nextTraceProbe(trace); !next.done && !outOfTime(); next = nextTraceProbe(trace)) {
       const outcome = await prober.probe(next.size, next.ttl);
       say(`trace ttl ${next.ttl} size ${next.size}: ${describe(outcome)}`);

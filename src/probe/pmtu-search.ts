@@ -177,3 +177,22 @@ export function searchBlackHole(s: SearchState): boolean {
   if (pmtu === undefined) return false;
   return s.steps.some((st) => st.size > pmtu && !(st.outcome.kind === 'too-big' && st.problem === undefined) && st.outcome.kind !== 'local-too-big');
 }
+
+/**
+ * The size the localisation should try to get past each hop: for a black
+ * hole the smallest size that vanished (or got an unusable too-big), so the
+ * hop named is the one that swallows packets, even when a narrower link
+ * further on does send too-big messages; otherwise the smallest size that
+ * failed at all, which names the hop in front of the narrowest link.
+ * Undefined when nothing failed or nothing passed.
+ */
+export function localiseSize(s: SearchState): number | undefined {
+  const pmtu = s.lo;
+  if (pmtu === undefined || s.hi > s.start) return undefined;
+  let silent: number | undefined;
+  for (const st of s.steps) {
+    const usable = st.outcome.kind === 'too-big' && st.problem === undefined;
+    if (st.size > pmtu && !usable && st.outcome.kind !== 'local-too-big' && (silent === undefined || st.size < silent)) silent = st.size;
+  }
+  return silent ?? s.hi;
+}
