@@ -73,6 +73,12 @@ export interface PmtuResult extends PmtuMeta {
   readonly hop?: HopRef;
   /** The hop in front of the narrowest link, when the path MTU is below the interface MTU. */
   readonly bottleneck?: HopRef & { readonly note?: HopNote };
+  /**
+   * Present when hops that never answer stand between the last hop seen to
+   * receive the large probe (`first`) and the first TTL it did not reach:
+   * the narrow link is behind one of hops first..last, and `hop` is the last.
+   */
+  readonly hopRange?: { readonly first: number; readonly last: number };
   /** One sentence saying what was found. */
   readonly summary: string;
   readonly hops: readonly HopResult[];
@@ -144,6 +150,13 @@ export function buildPmtuResult(meta: PmtuMeta, search: SearchState, trace: Trac
   let bottleneck: (HopRef & { note?: HopNote }) | undefined;
   let summary: string;
   const failTtl = trace?.firstFailTtl;
+  // the last TTL below failTtl whose large probe was seen to get there (0: this host)
+  let lastPassed = 0;
+  if (failTtl !== undefined) for (const h of trace!.hops) if (h.ttl < failTtl && h.large !== undefined && reached(h.large)) lastPassed = h.ttl;
+  const hopRange = failTtl !== undefined && lastPassed < failTtl - 1 ? { first: lastPassed, last: failTtl - 1 } : undefined;
+  const rangeText = hopRange
+    ? `; ${hopRange.first + 1 === hopRange.last ? `hop ${hopRange.last} does` : `hops ${hopRange.first + 1}..${hopRange.last} do`} not answer, so the narrow link is behind one of hops ${hopRange.first}..${hopRange.last}`
+    : '';
 
   if (pmtu === undefined) {
     verdict = 'unreachable';
@@ -173,7 +186,7 @@ export function buildPmtuResult(meta: PmtuMeta, search: SearchState, trace: Trac
             : bottleneck.note === 'ptb'
               ? 'sends too-big messages, yet larger packets still vanish'
               : 'sends no too-big message that arrives here';
-        summary = `PMTUD black hole: ${where(bottleneck)} does not pass packets larger than ${pmtu} bytes and ${why}`;
+        summary = `PMTUD black hole: ${where(bottleneck)} does not pass packets larger than ${pmtu} bytes and ${why}${rangeText}`;
       } else {
         summary = `PMTUD black hole: packets larger than ${pmtu} bytes vanish without a too-big message; no hop could be named (the hops do not answer time-exceeded)`;
       }
@@ -181,7 +194,7 @@ export function buildPmtuResult(meta: PmtuMeta, search: SearchState, trace: Trac
       verdict = 'ok';
       summary =
         pmtu < meta.interfaceMtu
-          ? `path MTU ${pmtu}: ${bottleneck ? where(bottleneck) : 'a hop'} sends valid too-big messages for larger packets`
+          ? `path MTU ${pmtu}: ${bottleneck ? where(bottleneck) : 'a hop'} sends valid too-big messages for larger packets${rangeText}`
           : `path MTU ${pmtu}, the interface MTU: no narrower link on the way`;
     }
   }
@@ -193,6 +206,7 @@ export function buildPmtuResult(meta: PmtuMeta, search: SearchState, trace: Trac
     verdict,
     ...(hop !== undefined ? { hop } : {}),
     ...(bottleneck !== undefined ? { bottleneck } : {}),
+    ...(bottleneck !== undefined && hopRange !== undefined ? { hopRange } : {}),
     summary,
     hops: hops.map((h) => ({ ...h })),
     tooBig: placed,
