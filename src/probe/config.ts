@@ -54,7 +54,7 @@ export function addressPort(): ReturnType<typeof parser<{ address: Uint8Array; p
 }
 
 const common = {
-  attempts: field({ schema: integer({ min: 1, max: 10 }), default: 2, help: 'probes sent before a size or hop counts as silent' }),
+  attempts: field({ schema: integer({ min: 1, max: 10 }), default: 2, help: 'times a probe is sent before it counts as unanswered' }),
   wait: field({ schema: duration({ minMs: 10, maxMs: 60_000 }), default: 1000, help: 'how long to wait for the answer to each probe' }),
   json: field({ schema: boolean(), default: false, help: 'print the result as JSON' }),
 };
