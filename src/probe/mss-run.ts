@@ -15,6 +15,13 @@ import { DecodeError } from '../errors.js';
 import type { FdWatch } from '../sys/libc.js';
 import type { MssConfig } from './config.js';
 
+/**
+ * The SYN-ACK reaches the raw socket's queue before the connection is
+ * established, but its poll callback may run after 'connect' fired: how long
+ * to wait for that callback.
+ */
+const SYN_ACK_GRACE_MS = 500;
+
 export interface MssResult {
   readonly ok: boolean;
   readonly target: string;
@@ -92,12 +99,32 @@ export async function runMss(cfg: MssConfig): Promise<MssResult> {
   const base = { target: formatAddress(cfg.target), port: cfg.port };
   const raw = ProbeSocket.open({ family, kind: 'tcp' });
   const seen: TcpSegment[] = [];
+  let onSeen: (() => void) | undefined;
   const watch: FdWatch = raw.onReadable(() => {
     for (let p = raw.receive(); p !== undefined; p = raw.receive()) {
       const t = synAckFrom(family, p.data, p.from, cfg.target, cfg.port);
       if (t) seen.push({ ...t, options: t.options.slice() });
     }
+    onSeen?.();
   });
+  /** The SYN-ACK to `localPort`: read already, or as soon as the raw socket's poll callback runs. */
+  const synAckTo = (localPort: number): Promise<TcpSegment | undefined> =>
+    new Promise((resolve) => {
+      const find = () => seen.find((t) => t.dstPort === localPort);
+      const now = find();
+      if (now !== undefined) return resolve(now);
+      const timer = setTimeout(() => {
+        onSeen = undefined;
+        resolve(undefined);
+      }, SYN_ACK_GRACE_MS);
+      onSeen = () => {
+        const t = find();
+        if (t === undefined) return;
+        clearTimeout(timer);
+        onSeen = undefined;
+        resolve(t);
+      };
+    });
   try {
     let last = 'no attempt made';
     for (let i = 0; i < cfg.attempts; i++) {
@@ -110,13 +137,7 @@ export async function runMss(cfg: MssConfig): Promise<MssResult> {
       const localPort = socket.localPort!;
       const source = socket.localAddress!;
       socket.destroy();
-      // the SYN-ACK was read before 'connect' fired, unless the poll callback has not run yet
-      const deadline = performance.now() + 500;
-      let synAck = seen.find((t) => t.dstPort === localPort);
-      while (synAck === undefined && performance.now() < deadline) {
-        await new Promise((r2) => setTimeout(r2, 5));
-        synAck = seen.find((t) => t.dstPort === localPort);
-      }
+      const synAck = await synAckTo(localPort);
       if (synAck === undefined) return { ...base, ok: false, source, localPort, rttMs, error: 'connected, but the SYN-ACK was not seen on the raw socket' };
       const out = { ...base, source, localPort, rttMs, options: optionKinds(synAck.options) };
       return synAck.mss === undefined ? { ...out, ok: false, error: 'the SYN-ACK carries no MSS option' } : { ...out, ok: true, mss: synAck.mss };

@@ -238,9 +238,23 @@ export function renderPmtuText(r: PmtuResult): string {
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   for (const row of rows) lines.push(`  ${row.map((c, i) => (i === 0 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ')}`.trimEnd());
+  // one line per sender and MTU: a router that answers every size would otherwise fill the screen
+  const groups = new Map<string, TooBigSeen[]>();
   for (const t of r.tooBig) {
+    const key = `${t.from}|${t.problem === undefined ? `ok ${t.mtu}` : t.problem.replace(/\d+/g, 'N')}`;
+    groups.set(key, [...(groups.get(key) ?? []), t]);
+  }
+  for (const g of groups.values()) {
+    const t = g[0]!;
     const who = t.ttl !== undefined ? `hop ${t.ttl} (${t.from})` : t.from;
-    lines.push(`  too-big from ${who}: mtu ${t.mtu} for a ${t.size}-byte probe${t.problem ? `, not usable: ${t.problem}` : ''}`);
+    const sizes = g.map((x) => x.size);
+    const lo = Math.min(...sizes);
+    const hi = Math.max(...sizes);
+    const mtus = g.map((x) => x.mtu);
+    const mtu = Math.min(...mtus) === Math.max(...mtus) ? `${t.mtu}` : `${Math.min(...mtus)}-${Math.max(...mtus)}`;
+    const what = g.length === 1 ? `a ${lo}-byte probe` : `${g.length} probes of ${lo === hi ? lo : `${lo}-${hi}`} bytes`;
+    const problem = t.problem === undefined ? '' : `, not usable: ${g.length === 1 ? t.problem : t.problem.replace(/MTU \d+/, 'MTU').replace(/the \d+-byte probe/, 'the probe')}`;
+    lines.push(`  too-big from ${who}: mtu ${mtu} for ${what}${problem}`);
   }
   lines.push('');
   lines.push(`path MTU: ${r.pmtu ?? 'unknown'}`);

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { withLab, labUnavailable, type Netns } from '../../harness/netns.js';
-import { buildChain, runCli, DROP_ALL_ICMP_ERRORS, DROP_TOO_BIG, type ChainLab } from './helpers/chain-lab.js';
+import { buildChain, runCli, DROP_ALL_ICMP_ERRORS, DROP_TOO_BIG, USELESS_TOO_BIG, type ChainLab } from './helpers/chain-lab.js';
 import type { PmtuResult } from '../../../src/probe/pmtu-result.js';
 
 const skip = labUnavailable();
@@ -98,6 +98,29 @@ for (const family of [4, 6] as const) {
     });
   });
 }
+
+test('too-big messages with a useless MTU: ptb-bad at hop 2, black-hole, 1400 by search; the MTU the kernel cached meanwhile changes nothing', { skip, timeout: 120_000 }, async () => {
+  await withLab('probebad', async (lab) => {
+    const l = await buildChain(lab, 1400);
+    await l.r2.nft(USELESS_TOO_BIG);
+    for (const family of [4, 6] as const) {
+      const { code, r } = await pmtu(l.client, l.target[family]);
+      assert.equal(code, 1);
+      assert.equal(r.verdict, 'black-hole');
+      assert.equal(r.pmtu, 1400);
+      assert.deepEqual(r.hop, { ttl: 2, address: l.hop[family][1] });
+      assert.equal(r.hops[1]!.note, 'ptb-bad');
+      assert.ok(r.tooBig.length > 0 && r.tooBig.every((t) => t.problem !== undefined && t.ttl === 2));
+    }
+    // Linux took the MTU-0 message as RFC 1191's "use the next plateau" and cached a path MTU
+    // of 552 (min_pmtu) for the target; a socket in PMTUDISC_PROBE mode still sends 1500 bytes.
+    const cached = (await l.client.ip('route', 'get', l.target[4])).stdout;
+    assert.match(cached, /mtu lock 552/);
+    const again = await runCli(l.client, ['probe', 'pmtu', l.target[4], ...FAST, '--verbose', '--json']);
+    assert.match(again.stderr, /^search size 1500: too-big mtu 0 from 192\.0\.2\.6$/m);
+    assert.equal((JSON.parse(again.stdout) as PmtuResult).pmtu, 1400);
+  });
+});
 
 test('an unreachable target: verdict unreachable, exit 1, the last hop that answered', { skip, timeout: 120_000 }, async () => {
   await withLab('probeun', async (lab) => {

@@ -46,14 +46,14 @@ test('the JSON of a working bottleneck: pmtu, verdict ok, no hop, the bottleneck
   assert.deepEqual(j.hops.map((h: { ttl: number }) => h.ttl), [1, 2, 3, 4]);
   assert.ok(j.tooBig.length >= 1 && j.tooBig.every((t: { ttl: number; mtu: number }) => t.ttl === 2 && t.mtu === 1400));
   assert.equal(pmtuExitCode(result), 0);
-  assert.match(renderPmtuText(result), /too-big from hop 2 \(192\.0\.2\.2\): mtu 1400 for a 1500-byte probe/);
+  assert.match(renderPmtuText(result), /too-big from hop 2 \(192\.0\.2\.2\): mtu 1400 for 2 probes of 1401-1500 bytes\n/);
 });
 
 test('a useless too-big is shown with its reason and the hop noted ptb-bad', () => {
   const { result } = drive(chain(1500, [{ mtu: 1400, tooBig: 'mtu-zero' }, {}]));
   assert.equal(result.verdict, 'black-hole');
   assert.equal(result.hops[0]!.note, 'ptb-bad');
-  assert.match(renderPmtuText(result), /mtu 0 for a 1500-byte probe, not usable: carries no MTU/);
+  assert.match(renderPmtuText(result), /mtu 0 for \d+ probes of 1401-1500 bytes, not usable: carries no MTU/);
   assert.match(result.summary, /sends too-big messages that cannot be used/);
 });
 
@@ -74,4 +74,11 @@ test('no narrower link: the interface MTU, ok, no bottleneck; an incomplete run 
   assert.match(result.summary, /the interface MTU/);
   const { result: cut } = drive(chain(1500, [{}]));
   assert.match(renderPmtuText({ ...cut, summary: `${cut.summary} (incomplete: stopped)` }), /incomplete/);
+});
+
+test('repeated too-big messages from one hop are one line with the sizes they answered', () => {
+  const { result } = drive(chain(1500, [{}, { mtu: 1400, tooBig: 'mtu-too-large' }, {}]));
+  const lines = renderPmtuText(result).split('\n').filter((l) => l.includes('too-big from'));
+  assert.equal(lines.length, 1);
+  assert.match(lines[0]!, /^  too-big from hop 2 \(192\.0\.2\.2\): mtu 1401-1500 for \d+ probes of 1401-1500 bytes, not usable: MTU is not smaller than the probe$/);
 });

@@ -81,6 +81,20 @@ export const DROP_TOO_BIG = `table inet pgprobe {
 }
 `;
 
+/**
+ * nftables on a router: its too-big messages carry a useless MTU — 0 over IPv4
+ * (as pre-RFC 1191 routers sent), 1500 over IPv6 (not below the probe).
+ * nftables fixes the ICMP checksum after the rewrite, so they still validate.
+ */
+export const USELESS_TOO_BIG = `table inet pgprobe {
+  chain out {
+    type filter hook output priority 0; policy accept;
+    icmp type destination-unreachable icmp code frag-needed icmp mtu set 0
+    icmpv6 type packet-too-big icmpv6 mtu set 1500
+  }
+}
+`;
+
 /** nftables on a router: it originates no ICMP error at all (neighbour discovery still works). */
 export const DROP_ALL_ICMP_ERRORS = `table inet pgprobe {
   chain out {
