@@ -85,8 +85,8 @@ export interface PmtuResult extends PmtuMeta {
   readonly tooBig: readonly TooBigSeen[];
 }
 
-function fromOf(o: ProbeOutcome): string | undefined {
-  return o.kind === 'silence' || o.kind === 'local-too-big' ? undefined : o.from;
+function ownAddress(o: ProbeOutcome): string | undefined {
+  return o.kind === 'time-exceeded' || o.kind === 'reply' || o.kind === 'unreachable' ? o.from : undefined;
 }
 
 interface MutableHop {
@@ -113,10 +113,11 @@ export function buildPmtuResult(meta: PmtuMeta, search: SearchState, trace: Trac
 
   for (const h of trace?.hops ?? []) {
     const hop: MutableHop = { ttl: h.ttl, target: h.small.kind === 'reply' || h.large?.kind === 'reply' };
-    const addr = fromOf(h.small) ?? (h.large ? fromOf(h.large) : undefined);
-    // a too-big message belongs to the hop that sent it, not to the TTL of the probe it answered
-    if (addr !== undefined && h.small.kind !== 'too-big') hop.address = addr;
-    else if (h.large !== undefined && reached(h.large)) hop.address = fromOf(h.large)!;
+    // The address of hop n is whoever answered a probe sent with TTL n from there: a time
+    // exceeded, the target's reply, or an unreachable. Never a too-big message: it comes from the
+    // hop in front of the narrow link, whatever the TTL of the probe it answered.
+    const addr = ownAddress(h.small) ?? (h.large !== undefined && reached(h.large) ? ownAddress(h.large) : undefined);
+    if (addr !== undefined) hop.address = addr;
     if (reached(h.small) && 'rttMs' in h.small) hop.rttMs = h.small.rttMs;
     if (reached(h.small)) hop.passed = trace!.small;
     if (h.large !== undefined && reached(h.large)) hop.passed = Math.max(hop.passed ?? 0, trace!.large!);
@@ -127,6 +128,18 @@ export function buildPmtuResult(meta: PmtuMeta, search: SearchState, trace: Trac
   const target = hops.find((h) => h.target);
   // packets of the path MTU reached the target, so they went through every hop in front of it
   if (target && pmtu !== undefined) for (const h of hops) if (h.ttl <= target.ttl && h.address !== undefined) h.passed = Math.max(h.passed ?? 0, pmtu);
+  const failTtl = trace?.firstFailTtl;
+  // the last TTL below failTtl whose large probe was seen to get there (0: this host)
+  let lastPassed = 0;
+  if (failTtl !== undefined) for (const h of trace!.hops) if (h.ttl < failTtl && h.large !== undefined && reached(h.large)) lastPassed = h.ttl;
+  // A router that sends too-big messages but no time exceeded: when exactly one hop in front of the
+  // narrow link never answered and exactly one too-big sender matches no hop, they are the same.
+  if (failTtl !== undefined) {
+    const known = new Set(hops.map((h) => h.address));
+    const strangers = new Set(tooBig.filter((t) => !known.has(t.from)).map((t) => t.from));
+    const unnamed = hops.filter((h) => h.ttl >= Math.max(1, lastPassed) && h.ttl < failTtl && h.address === undefined);
+    if (strangers.size === 1 && unnamed.length === 1) unnamed[0]!.address = [...strangers][0]!;
+  }
   const placed: TooBigSeen[] = tooBig.map((t) => {
     const hop = hops.find((h) => h.address === t.from);
     if (hop === undefined) return t;
@@ -149,11 +162,17 @@ export function buildPmtuResult(meta: PmtuMeta, search: SearchState, trace: Trac
   let hop: HopRef | undefined;
   let bottleneck: (HopRef & { note?: HopNote }) | undefined;
   let summary: string;
-  const failTtl = trace?.firstFailTtl;
-  // the last TTL below failTtl whose large probe was seen to get there (0: this host)
-  let lastPassed = 0;
-  if (failTtl !== undefined) for (const h of trace!.hops) if (h.ttl < failTtl && h.large !== undefined && reached(h.large)) lastPassed = h.ttl;
-  const hopRange = failTtl !== undefined && lastPassed < failTtl - 1 ? { first: lastPassed, last: failTtl - 1 } : undefined;
+  // The narrow link is behind one of hops lastPassed..failTtl-1. A too-big message from one of
+  // them names it; otherwise, when hops in between never answer, only the range is known.
+  let narrowTtl: number | undefined;
+  let hopRange: { first: number; last: number } | undefined;
+  if (failTtl !== undefined) {
+    // the answers to the large probe itself first: a wider link in front may have answered larger ones
+    const inRange = placed.filter((t) => t.ttl !== undefined && t.ttl >= lastPassed && t.ttl <= failTtl - 1);
+    const sender = inRange.find((t) => t.size === trace!.large) ?? inRange[0];
+    narrowTtl = sender?.ttl ?? failTtl - 1;
+    if (sender === undefined && lastPassed < failTtl - 1) hopRange = { first: lastPassed, last: failTtl - 1 };
+  }
   const rangeText = hopRange
     ? `; ${hopRange.first + 1 === hopRange.last ? `hop ${hopRange.last} does` : `hops ${hopRange.first + 1}..${hopRange.last} do`} not answer, so the narrow link is behind one of hops ${hopRange.first}..${hopRange.last}`
     : '';
@@ -168,7 +187,7 @@ export function buildPmtuResult(meta: PmtuMeta, search: SearchState, trace: Trac
   } else {
     if (pmtu < meta.interfaceMtu) {
       const validFrom = placed.find((t) => t.problem === undefined && t.ttl !== undefined);
-      if (failTtl !== undefined) bottleneck = ref(failTtl - 1);
+      if (narrowTtl !== undefined) bottleneck = ref(narrowTtl);
       else if (validFrom !== undefined) bottleneck = ref(validFrom.ttl!);
     }
     if (searchBlackHole(search)) {

@@ -82,3 +82,15 @@ test('repeated too-big messages from one hop are one line with the sizes they an
   assert.equal(lines.length, 1);
   assert.match(lines[0]!, /^  too-big from hop 2 \(192\.0\.2\.2\): mtu 1401-1500 for \d+ probes of 1401-1500 bytes, not usable: MTU is not smaller than the probe$/);
 });
+
+test('a too-big message never lends its sender\'s address to the silent hop whose TTL the probe carried', () => {
+  // hop 3 answers nothing; the large probe sent with TTL 3 gets hop 2's too-big
+  const { result } = drive(chain(1500, [{}, { mtu: 1400 }, { silent: true }, {}]));
+  assert.equal(result.hops[2]!.address, undefined);
+  assert.equal(result.hops[1]!.address, '192.0.2.2');
+  assert.equal(result.hops[1]!.note, 'ptb');
+  assert.ok(result.tooBig.every((t) => t.ttl === 2));
+  // and the too-big names the hop in front of the narrow link even though hop 3 leaves a gap
+  assert.deepEqual(result.bottleneck, { ttl: 2, address: '192.0.2.2', note: 'ptb' });
+  assert.equal(result.hopRange, undefined);
+});
