@@ -185,7 +185,7 @@ export function buildPmtuResult(meta: PmtuMeta, search: SearchState, trace: Trac
       ? `the target does not answer ${meta.proto} probes; the last hop to answer is ${where(last)}`
       : `the target does not answer ${meta.proto} probes and no hop answered either`;
   } else {
-    if (pmtu < meta.interfaceMtu) {
+    if (pmtu < search.start) {
       const validFrom = placed.find((t) => t.problem === undefined && t.ttl !== undefined);
       if (narrowTtl !== undefined) bottleneck = ref(narrowTtl);
       else if (validFrom !== undefined) bottleneck = ref(validFrom.ttl!);
@@ -212,9 +212,9 @@ export function buildPmtuResult(meta: PmtuMeta, search: SearchState, trace: Trac
     } else {
       verdict = 'ok';
       summary =
-        pmtu < meta.interfaceMtu
+        pmtu < search.start
           ? `path MTU ${pmtu}: ${bottleneck ? where(bottleneck) : 'a hop'} sends valid too-big messages for larger packets${rangeText}`
-          : `path MTU ${pmtu}, the interface MTU: no narrower link on the way`;
+          : `path MTU ${pmtu}, as large as the interface allows: no narrower link on the way`;
     }
   }
   if (meta.incomplete !== undefined) summary += ` (incomplete: ${meta.incomplete})`;

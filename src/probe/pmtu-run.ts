@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { formatAddress } from '../wire/ip-address.js';
-import { applySearchOutcome, localiseSize, nextSearchProbe, startSearch, SMALL_PROBE, type SearchState } from './pmtu-search.js';
+import { applySearchOutcome, localiseSize, nextSearchProbe, startSearch, SMALL_PROBE, type ProbeOutcome, type SearchState } from './pmtu-search.js';
 import { applyTraceOutcome, nextTraceProbe, startTrace, type TraceState } from './hop-trace.js';
 import { buildPmtuResult, type PmtuResult, type ProbeProtocol } from './pmtu-result.js';
 import { minimumProbeSize } from './probe-packet.js';
@@ -51,7 +51,8 @@ export async function runPmtu(opts: PmtuOptions): Promise<PmtuResult> {
   let search: SearchState;
   let trace: TraceState | undefined;
   try {
-    search = startSearch({ family, start: route.mtu, small: Math.max(SMALL_PROBE, minimumProbeSize(family, opts.proto)) });
+    // lo has an MTU of 65536; an IP packet ends at 65535
+    search = startSearch({ family, start: Math.min(route.mtu, 65535), small: Math.max(SMALL_PROBE, minimumProbeSize(family, opts.proto)) });
     for (let next = nextSearchProbe(search); !next.done && !outOfTime(); next = nextSearchProbe(search)) {
       const outcome = await prober.probe(next.size, SEARCH_TTL);
       say(`search size ${next.size}: ${describe(outcome)}`);
@@ -85,7 +86,8 @@ export async function runPmtu(opts: PmtuOptions): Promise<PmtuResult> {
   );
 }
 
-function describe(o: import('./pmtu-search.js').ProbeOutcome): string {
+/** One line per probe for --verbose. */
+function describe(o: ProbeOutcome): string {
   switch (o.kind) {
     case 'silence':
       return 'silence';
