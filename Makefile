@@ -2,7 +2,7 @@
 # machine needs (Debian packages, npm ci, build) and then run.
 
 SHELL := /bin/bash
-DEB_PACKAGES := nftables iptables iproute2 iputils-ping tcpdump curl conntrack procps chromium
+DEB_PACKAGES := nftables iptables iproute2 iputils-ping iputils-tracepath tcpdump curl conntrack procps chromium
 NPM_STAMP := node_modules/.package-lock.json
 
 .PHONY: all deps debs build lint typecheck test test-unit test-integration bench demo image clean
