@@ -12,6 +12,7 @@ import { register as registerDemo } from './demo.js';
 import { register as registerRelay } from './relay.js';
 import { register as registerRoutes } from './routes.js';
 import { register as registerRealserver } from './realserver.js';
+import { register as registerProbe } from './probe.js';
 
 
 export function buildProgram(): Command {
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerRelay(program);
   registerRoutes(program);
   registerRealserver(program);
+  registerProbe(program);
   registerDemo(program);
   return program;
 }

@@ -105,7 +105,7 @@ export const DROP_ALL_ICMP_ERRORS = `table inet pgprobe {
 }
 `;
 
-export const PROBE_CLI = fileURLToPath(new URL('./probe-cli.js', import.meta.url));
+export const PROBE_CLI = fileURLToPath(new URL('../../../../src/cli/main.js', import.meta.url));
 
 export interface CliRun {
   readonly code: number;
