@@ -11,7 +11,6 @@
  * turns green and the ready file appears only when both are done.
  */
 import { Worker } from 'node:worker_threads';
-import { readFile, writeFile } from 'node:fs/promises';
 import type { Logger } from '../obs/log.js';
 import { Shutdown } from '../obs/shutdown.js';
 import type { Component, ComponentContext, ComponentDefinition } from '../obs/component.js';
@@ -19,12 +18,14 @@ import type { RelayPeerStatus, RelayStatus } from '../status/model.js';
 import { applyRuleset, nftAvailable, removeTable, updatePeerSets } from '../firewall/nft.js';
 import { manualRules, relayRuleset } from '../firewall/ruleset.js';
 import { StaticPeers, formatPeerList, peerElements, type Peer } from '../peers/peer-set.js';
-import { addressEqual, addressKey, formatAddress } from '../wire/ip-address.js';
+import { addressEqual, addressKey } from '../wire/ip-address.js';
 import { ConfigError, PathguardError, UnsupportedError, reviveError } from '../errors.js';
 import { relayConfig, type RelayConfig } from './config.js';
 import { CombinedStats, MAX_PEER_SLOTS, RelayStats, type StatsReader } from './stats.js';
 import { PeerSlots } from './peer-slots.js';
 import { unrelayableFamilies } from './families.js';
+import { readKeyFile } from './key-file.js';
+import { prepareTunForReplicas } from './tun-policy.js';
 import { REJECT_REASONS } from './validate.js';
 import { RATE_LIMIT } from './rate-limiter.js';
 import type { PeerTarget } from './transports.js';
@@ -32,8 +33,6 @@ import type { DataPlaneInit, FromDataPlane, ToDataPlane } from './data-plane.js'
 import { NodeView } from '../net/node-view.js';
 import { formatMac } from '../wire/ethernet.js';
 import type { KubernetesPeers } from '../peers/kubernetes.js';
-import { addAddress, IFA_F } from '../wire/rtnl-address.js';
-import { RT_SCOPE } from '../wire/rtnetlink.js';
 import { registerRelayMetrics } from './metrics.js';
 
 /** The data plane must turn its loop at least this often, or /healthz fails. */
@@ -41,66 +40,6 @@ const STALL_MS = 5_000;
 /** Accepted clock difference between relays for udp replicas. */
 const MAX_SKEW_S = 30;
 
-
-async function readKey(path: string): Promise<Uint8Array> {
-  let raw: Buffer;
-  try {
-    raw = await readFile(path);
-  } catch (err) {
-    throw new ConfigError([{ field: 'keyFile (--key-file)', value: path, expected: `a readable file (${(err as Error).message})` }]);
-  }
-  const text = raw.toString('utf8').trim();
-  const key = /^[0-9a-fA-F]+$/.test(text) && text.length % 2 === 0 ? Buffer.from(text, 'hex') : raw;
-  if (key.byteLength < 16) {
-    throw new ConfigError([{ field: 'keyFile (--key-file)', value: path, expected: 'at least 16 bytes of key (raw, or hex text)' }]);
-  }
-  return new Uint8Array(key);
-}
-
-/** Writes a sysctl under /proc/sys; returns the previous value. */
-async function sysctl(path: string, value: string): Promise<string> {
-  const full = `/proc/sys/${path}`;
-  const before = (await readFile(full, 'utf8')).trim();
-  if (before !== value) await writeFile(full, value);
-  return before;
-}
-
-/**
- * Replicas enter through the TUN device with their original, remote source
- * address, so IPv4 reverse-path filtering decides their fate
- * (__fib_validate_source, net/ipv4/fib_frontend.c). The kernel applies
- * max(conf/all/rp_filter, conf/DEV/rp_filter):
- *   0  nothing to do beyond rp_filter 0 on the TUN device;
- *   2  loose mode passes any source with a route, but only on a device that
- *      has an IPv4 address ("no_addr" fails every check): the TUN device gets
- *      this node's own address as a host-scope /32 without a prefix route;
- *   1  strict mode can never pass a source routed via another interface:
- *      a plain error, since pathguard does not change host-wide filtering.
- */
-async function prepareTunForReplicas(tun: string, view: NodeView, local: readonly Uint8Array[], log: Logger): Promise<void> {
-  const before = await sysctl(`net/ipv4/conf/${tun}/rp_filter`, '0');
-  log.info({ sysctl: `net.ipv4.conf.${tun}.rp_filter`, before, after: '0' }, 'turned reverse-path filtering off on the TUN device so injected replicas are accepted');
-  const all = (await readFile('/proc/sys/net/ipv4/conf/all/rp_filter', 'utf8')).trim();
-  if (all === '2') {
-    const own = local.find((a) => a.byteLength === 4 && a[0] !== 127);
-    const ifindex = (await view.links());
-    const index = [...ifindex].find(([, n]) => n === tun)?.[0];
-    if (own && index !== undefined) {
-      const req = addAddress({ index, prefixlen: 32, local: own, scope: RT_SCOPE.HOST, flags: IFA_F.NOPREFIXROUTE });
-      await view.nl.request(req.type, req.flags, req.fixed, req.attrs);
-      log.info({ device: tun, address: formatAddress(own) }, 'net.ipv4.conf.all.rp_filter is 2 (loose): gave the TUN device this node\'s address (host scope, no prefix route) so loose filtering can accept replicas');
-      return;
-    }
-  }
-  if (all !== '0') {
-    log.error(
-      { sysctl: 'net.ipv4.conf.all.rp_filter', value: all },
-      `net.ipv4.conf.all.rp_filter is ${all}: the kernel uses max(all, ${tun}), so IPv4 replicas entering through ${tun} ` +
-        'will be dropped as martians (IPv6 is unaffected). Set net.ipv4.conf.all.rp_filter to 0 or 2 (and rp_filter on the uplinks ' +
-        'as you want them), or use --transport l2 / broadcast, which deliver replicas on the uplink itself.',
-    );
-  }
-}
 
 /** A canonical text of a set of addresses, to tell whether it changed. */
 function addressesKey(addresses: readonly Uint8Array[]): string {
@@ -233,7 +172,7 @@ export async function startRelay(ctx: ComponentContext, cfg: RelayConfig): Promi
   }
   const staticPeers = peerSource;
   staticPeers.excludeLocal(local);
-  const key = cfg.keyFile ? await readKey(cfg.keyFile) : undefined;
+  const key = cfg.keyFile ? await readKeyFile(cfg.keyFile) : undefined;
   const tunName = cfg.transport === 'udp' ? cfg.tunName : undefined;
 
   // Peers as the data plane sees them, with MACs for l2 and the nft peer_mac set.
@@ -351,7 +290,7 @@ export async function startRelay(ctx: ComponentContext, cfg: RelayConfig): Promi
   };
   const started = workers.map(
     (worker, i) =>
-      new Promise<{ tunName?: string }>((resolve, reject) => {
+      new Promise<{ tunName?: string; tunIfindex?: number }>((resolve, reject) => {
         const which = workers.length > 1 ? ` (worker ${i}, NFLOG group ${groups[i]})` : '';
         worker.on('message', (m: FromDataPlane) => {
           if (m.type === 'ready') resolve(m);
@@ -386,7 +325,7 @@ export async function startRelay(ctx: ComponentContext, cfg: RelayConfig): Promi
     await shutdown.trigger('stop');
   };
 
-  let info: { tunName?: string };
+  let info: { tunName?: string; tunIfindex?: number };
   try {
     info = await ready;
   } catch (err) {
@@ -417,7 +356,7 @@ export async function startRelay(ctx: ComponentContext, cfg: RelayConfig): Promi
   notReady.firewall = undefined;
   log.info({ groups, transport: cfg.transport, peers: formatPeerList(staticPeers.current()), dryRun: cfg.dryRun }, 'capturing');
 
-  if (info.tunName) await prepareTunForReplicas(info.tunName, view, local, log);
+  if (info.tunName !== undefined && info.tunIfindex !== undefined) await prepareTunForReplicas(info.tunName, info.tunIfindex, view, local, log);
 
   // Metrics, health, readiness.
   const peerErrors = () => slots.samples(staticPeers.current().map((p) => p.id), peerCount);
