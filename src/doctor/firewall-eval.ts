@@ -7,8 +7,9 @@
  * Each match answers yes, no or maybe for the probe. A rule whose matches
  * are all yes decides; one with a maybe never does (it may apply to some
  * such packets only: `ip saddr 10.0.0.0/8 drop` is not ICMP filtering).
- * Interface matches count as yes: a rule that drops the probe on eth0 does
- * drop it where it arrives.
+ * Interface matches answer `iface`: a rule that drops the probe on eth0 does
+ * drop it where it arrives, but one that accepts it on lo only does not let
+ * it through on the uplink.
  */
 import type { FwChain, FwRule, FirewallModel, Match } from './firewall-model.js';
 import { chainKey } from './firewall-model.js';
@@ -25,7 +26,7 @@ export const FRAG_NEEDED: Probe = { family: 4, l4: 'icmp', type: 3, code: 4, nam
 export const PACKET_TOO_BIG: Probe = { family: 6, l4: 'icmpv6', type: 2, code: 0, name: 'ICMPv6 packet too big (type 2)' };
 export const PROBES: readonly Probe[] = [FRAG_NEEDED, PACKET_TOO_BIG];
 
-type Answer = 'yes' | 'no' | 'maybe';
+type Answer = 'yes' | 'no' | 'maybe' | 'iface';
 
 function apply(op: '==' | '!=', hit: boolean): Answer {
   return (op === '==') === hit ? 'yes' : 'no';
@@ -47,7 +48,7 @@ export function matchAnswer(m: Match, p: Probe): Answer {
     case 'nfproto':
       return apply(m.op, m.values.includes(p.family === 4 ? 'ipv4' : 'ipv6'));
     case 'iface':
-      return 'yes';
+      return 'iface';
     case 'tcp-flags':
       return 'no';
     case 'mark':
@@ -56,12 +57,14 @@ export function matchAnswer(m: Match, p: Probe): Answer {
   }
 }
 
+/** no if any match says no; else maybe if any says maybe; else iface if an interface is named; else yes. */
 export function ruleAnswer(r: FwRule, p: Probe): Answer {
   let out: Answer = 'yes';
   for (const m of r.matches) {
     const a = matchAnswer(m, p);
     if (a === 'no') return 'no';
     if (a === 'maybe') out = 'maybe';
+    else if (a === 'iface' && out === 'yes') out = 'iface';
   }
   return out;
 }
@@ -85,17 +88,24 @@ export interface Outcome {
 /** Runs the probe through `chain` (following jumps, at most `depth` deep). */
 export function evaluate(model: FirewallModel, chain: FwChain, p: Probe, depth = 16, via: readonly FwRule[] = []): Outcome {
   for (const r of chain.rules) {
-    if (ruleAnswer(r, p) !== 'yes') continue;
+    const a = ruleAnswer(r, p);
+    if (a === 'no' || a === 'maybe') continue;
     const v = r.verdict;
-    if (v.kind === 'accept') return { verdict: 'accept', rule: r, via };
+    if (v.kind === 'accept') {
+      if (a === 'yes') return { verdict: 'accept', rule: r, via };
+      continue; // accepted on some interfaces only
+    }
     if (v.kind === 'drop' || v.kind === 'reject') return { verdict: 'drop', rule: r, via };
-    if (v.kind === 'return') return { verdict: 'return', rule: r, via };
+    if (v.kind === 'return') {
+      if (a === 'yes') return { verdict: 'return', rule: r, via };
+      continue;
+    }
     if ((v.kind === 'jump' || v.kind === 'goto') && depth > 0) {
       const target = model.chains.get(chainKey(chain.source, chain.family, chain.table, v.target));
       if (target === undefined) continue;
       const sub = evaluate(model, target, p, depth - 1, [...via, r]);
-      if (sub.verdict === 'accept' || sub.verdict === 'drop') return sub;
-      if (v.kind === 'goto') return { verdict: 'return', via };
+      if (sub.verdict === 'drop' || (sub.verdict === 'accept' && a === 'yes')) return sub;
+      if (v.kind === 'goto' && a === 'yes') return { verdict: 'return', via };
     }
   }
   if (chain.hook !== undefined && chain.policy === 'drop') return { verdict: 'drop', policyOf: chain, via };

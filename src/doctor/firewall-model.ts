@@ -487,7 +487,8 @@ function iptablesRule(family: 4 | 6, table: string, chain: string, words: readon
       break;
     case 'NFLOG': {
       const g = argAfter('--nflog-group');
-      statements.push(g !== undefined && /^\d+$/.test(g) ? { kind: 'log', group: Number(g) } : { kind: 'log', group: 0 });
+      // without --nflog-group the group is 0 (xt_NFLOG)
+      statements.push({ kind: 'log', group: g !== undefined && /^\d+$/.test(g) ? Number(g) : 0 });
       break;
     }
     case 'TCPMSS':

@@ -36,7 +36,10 @@ export const relayMissing: Check = {
       const fam = p.family === 4 ? AF.INET : AF.INET6;
       const held = serviceAddresses(s, inputs).some((a) => a.address.family === fam) || inputs.bgpPools.some((b) => b.prefixes.some((x) => x.family === fam)) || inputs.vipNetworks.some((x) => x.family === fam);
       if (!held) return false;
-      return !model.rules.some((r) => r.statements.some((st) => st.kind === 'log') && ruleAnswer(r, p) !== 'no' && r.matches.some((m) => m.kind === 'l4proto' || m.kind === 'icmp-type'));
+      // an NFLOG group (`log group N`, `-j NFLOG`) on a rule about ICMP: what a relay reads; a syslog LOG relays nothing
+      return !model.rules.some(
+        (r) => r.statements.some((st) => st.kind === 'log' && st.group !== undefined) && ruleAnswer(r, p) !== 'no' && r.matches.some((m) => m.kind === 'l4proto' || m.kind === 'icmp-type'),
+      );
     });
     if (missing.length === 0) return [];
     return [
