@@ -237,14 +237,13 @@ export function encapOverhead(l: SnapshotLink, underlayFamily: 4 | 6): { bytes: 
   }
 }
 
-/** Whether an encapsulating device is in use (fallback devices only once configured). */
-export function tunnelInUse(f: NodeFacts, l: SnapshotLink): boolean {
-  if (!ENCAP_KINDS.has(l.kind ?? '')) return false;
-  if (!l.up) return false;
-  if (FALLBACK_TUNNELS.has(l.name) && l.tunnel?.remote === undefined) {
-    return f.addresses.some((a) => a.link === l && a.scope !== 253);
-  }
-  return true;
+/**
+ * Whether an encapsulating device is in use: it is up. The fallback devices
+ * (tunl0, gre0...) are created down, so up means someone configured them
+ * (Calico's IPIP, an LVS realserver decapsulating IPIP from its director).
+ */
+export function tunnelInUse(l: SnapshotLink): boolean {
+  return ENCAP_KINDS.has(l.kind ?? '') && l.up;
 }
 
 // ---------------------------------------------------------------------------

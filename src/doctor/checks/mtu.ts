@@ -97,7 +97,7 @@ export const mtuOverhead: Check = {
     const f = nodeFacts(s);
     const out: Finding[] = [];
     for (const l of s.links) {
-      if (!tunnelInUse(f, l)) continue;
+      if (!tunnelInUse(l)) continue;
       const u = tunnelUnderlay(f, l, inputs);
       if (u === undefined) continue;
       const o = encapOverhead(l, u.family);
@@ -130,8 +130,7 @@ export const podMtu: Check = {
   id: 'pod-mtu',
   title: "pod-facing interfaces with an MTU larger than the node's smallest tunnel MTU",
   run(s) {
-    const f = nodeFacts(s);
-    const tunnels = s.links.filter((l) => tunnelInUse(f, l));
+    const tunnels = s.links.filter((l) => tunnelInUse(l));
     if (tunnels.length === 0) return [];
     const smallest = tunnels.reduce((a, b) => (b.mtu < a.mtu ? b : a));
     const pods = podInterfaces(s).filter((l) => l.up && l.mtu > smallest.mtu);

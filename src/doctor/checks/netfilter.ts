@@ -5,7 +5,7 @@ import type { Check } from '../check.js';
 import type { Evidence, Finding } from '../finding.js';
 import { firewallModel, type FwRule } from '../firewall-model.js';
 import { firewallEvidence } from './icmp-filtered.js';
-import { linkEvidence, nodeFacts, sysctlEvidence, sysctlWrite, tunnelInUse } from '../node-facts.js';
+import { linkEvidence, sysctlEvidence, sysctlWrite, tunnelInUse } from '../node-facts.js';
 
 /** kube-proxy's masquerade mark (--iptables-masquerade-bit 14). */
 const KUBE_MARK = 0x4000;
@@ -22,8 +22,7 @@ export const doubleSnat: Check = {
   id: 'double-snat',
   title: "kube-proxy masquerades marked packets with --random-fully without clearing the mark, on a node with a VXLAN device",
   run(s) {
-    const f = nodeFacts(s);
-    const vxlan = s.links.filter((l) => l.kind === 'vxlan' && tunnelInUse(f, l));
+    const vxlan = s.links.filter((l) => l.kind === 'vxlan' && tunnelInUse(l));
     if (vxlan.length === 0) return [];
     const model = firewallModel(s);
     const out: Finding[] = [];

@@ -111,7 +111,7 @@ export const forwarding: Check = {
   run(s, inputs) {
     const f = nodeFacts(s);
     const podLinks = new Set(podInterfaces(s).map((l) => l.index));
-    for (const l of s.links) if ((l.kind === 'vxlan' || l.kind === 'geneve') && tunnelInUse(f, l)) podLinks.add(l.index);
+    for (const l of s.links) if ((l.kind === 'vxlan' || l.kind === 'geneve') && tunnelInUse(l)) podLinks.add(l.index);
     const out: Finding[] = [];
     for (const fam of [4, 6] as const) {
       const key = fam === 4 ? 'net.ipv4.ip_forward' : confKey('ipv6', 'all', 'forwarding');

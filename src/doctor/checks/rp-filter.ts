@@ -47,7 +47,7 @@ export const rpFilter: Check = {
     const seen = new Set<number>();
 
     const decap: SnapshotLink[] = s.links.filter(
-      (l) => (DECAP_KINDS.has(l.kind ?? '') && tunnelInUse(f, l)) || (l.kind === 'tun' && l.name === inputs.tunName && l.up),
+      (l) => (DECAP_KINDS.has(l.kind ?? '') && tunnelInUse(l)) || (l.kind === 'tun' && l.name === inputs.tunName && l.up),
     );
     for (const l of decap) {
       const e = effectiveMax(s, l.name, 'rp_filter');
