@@ -47,13 +47,15 @@ export const rpFilter: Check = {
     const seen = new Set<number>();
 
     const decap: SnapshotLink[] = s.links.filter(
-      (l) => (DECAP_KINDS.has(l.kind ?? '') && tunnelInUse(l)) || (l.kind === 'tun' && l.name === inputs.tunName && l.up),
+      // a bridge or bond port hands its packets to the master: rp_filter applies there, not on the port
+      (l) => l.master === undefined && ((DECAP_KINDS.has(l.kind ?? '') && tunnelInUse(l)) || (l.kind === 'tun' && l.name === inputs.tunName && l.up)),
     );
     for (const l of decap) {
       const e = effectiveMax(s, l.name, 'rp_filter');
       if (e.value !== 1) continue;
       seen.add(l.index);
-      const routed = (f.tables.get(RT_TABLE.MAIN) ?? []).filter((p) => p.route.family === 4 && p.oifs.includes(l.index) && p.route.scope !== 253);
+      // any main-table route through the device, connected ones included: sources it covers pass the strict check
+      const routed = (f.tables.get(RT_TABLE.MAIN) ?? []).filter((p) => p.route.family === 4 && p.oifs.includes(l.index));
       const severity = routed.length === 0 ? 'error' : 'info';
       const evidence: Evidence[] = [linkEvidence(l), sysctlEvidence(s, confKey('ipv4', 'all', 'rp_filter')), sysctlEvidence(s, confKey('ipv4', l.name, 'rp_filter'))];
       evidence.push(
