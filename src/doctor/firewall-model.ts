@@ -259,10 +259,9 @@ function nftRule(r: Record<string, unknown>, position: number): FwRule {
   const matches: Match[] = [];
   const statements: Statement[] = [];
   let verdict: Verdict = { kind: 'continue' };
-  const texts: string[] = [];
   for (const e of exprs) {
-    const t = exprText(e);
-    texts.push(t);
+    // the expression's text is rendered only when a finding shows it (a big ruleset has thousands)
+    const t = isRecord(e) ? Object.keys(e)[0] ?? '' : String(e);
     if (!isRecord(e)) {
       matches.push({ kind: 'other', text: t });
       continue;
@@ -301,7 +300,7 @@ function nftRule(r: Record<string, unknown>, position: number): FwRule {
       case 'mangle': {
         const k = isRecord(v) ? JSON.stringify(v['key']) : '';
         if (k.includes('maxseg')) statements.push({ kind: 'mss-clamp' });
-        else if (k.includes('"mark"')) statements.push({ kind: 'mark-set', clears: 0, text: t });
+        else if (k.includes('"mark"')) statements.push({ kind: 'mark-set', clears: 0, text: exprText(e) });
         break;
       }
       case 'limit':
@@ -321,12 +320,14 @@ function nftRule(r: Record<string, unknown>, position: number): FwRule {
     table: String(r['table']),
     chain: String(r['chain']),
     position,
-    text: texts.join(' '),
+    text: '',
     matches,
     statements,
     verdict,
   };
   if (typeof r['handle'] === 'number') out.handle = r['handle'];
+  let text: string | undefined;
+  Object.defineProperty(out, 'text', { enumerable: true, get: () => (text ??= exprs.map(exprText).join(' ')) });
   return out;
 }
 
