@@ -110,9 +110,9 @@ export const mtuOverhead: Check = {
         title: `${l.name} (${l.kind}) has MTU ${l.mtu}, but ${l.mtu} + ${o.bytes} bytes of encapsulation exceeds the underlay's ${u.mtu}`,
         explanation:
           `Every packet ${l.name} sends grows by ${o.bytes} bytes (${o.why}) and leaves through ${u.links.map((x) => x.name).join(', ')} (${u.how}). ` +
-          `A full-size ${l.mtu}-byte packet becomes ${l.mtu + o.bytes} bytes, more than the ${u.mtu} the underlay carries: the encapsulated packet is ` +
-          'fragmented or, with DF set on the outer header, dropped. The kernel sends no ICMP back into the tunnel for many of these, so the ' +
-          'connection just stalls once it sends full-size segments.',
+          `A full-size ${l.mtu}-byte packet becomes ${l.mtu + o.bytes} bytes, more than the ${u.mtu} the underlay carries: the outer packet is ` +
+          'fragmented (fragments many underlays, firewalls and load balancers drop) or, when its header carries DF, dropped, and the sender ' +
+          'inside the tunnel is rarely told. Connections stall once they send full-size segments.',
         evidence: [
           linkEvidence(l),
           ...u.evidence,
@@ -189,8 +189,9 @@ export const pmtudDisabled: Check = {
         subject: 'locked route MTU',
         title: `${locked.length} route(s) have a locked MTU (\`mtu lock\`): PMTU discovery cannot lower it`,
         explanation:
-          'A locked MTU metric (RTAX_LOCK) tells the kernel to ignore "too big" messages for destinations behind this route: over IPv4 it sends ' +
-          'without DF so routers fragment, over IPv6 the learned MTU never goes below the lock. If the real path is smaller, large packets are lost.',
+          'A locked MTU metric (RTAX_LOCK) tells the kernel not to learn a smaller path MTU for destinations behind this route: over IPv4 ' +
+          '__ip_rt_update_pmtu ignores "fragmentation needed" and packets go out without DF, so every smaller hop must fragment them, and ' +
+          'wherever fragments are dropped (firewalls, load balancers, tunnels) large packets are lost without a word.',
         evidence,
         fix: locked.slice(0, 5).map((p) => `ip ${p.route.family === 6 ? '-6 ' : ''}route change ${p.route.dst === '0.0.0.0/0' || p.route.dst === '::/0' ? 'default' : p.route.dst}${p.route.gateway ? ` via ${p.route.gateway}` : ''}${p.route.oif !== undefined ? ` dev ${f.byIndex.get(p.route.oif)?.name ?? p.route.oif}` : ''}${p.route.table !== 254 ? ` table ${p.route.table}` : ''} mtu ${p.route.mtu ?? 1500}`),
       });

@@ -58,7 +58,7 @@ export const relayMissing: Check = {
           { type: 'value', name: 'nftables tables', value: model.nftTables.join(', ') || '(none)', text: `nftables tables: ${model.nftTables.join(', ') || '(none)'}; no table ${table}` },
         ],
         fix: [
-          'pathguard relay --vip-networks <service prefixes> --peers <other nodes>   # or deploy the pathguard DaemonSet',
+          'pathguard relay --vip-networks <service prefixes> --peers <other nodes>',
           "# or capture by hand: nft add table inet pmtud; nft add chain inet pmtud c '{ type filter hook prerouting priority raw; }'; " +
             "nft add rule inet pmtud c icmp type destination-unreachable icmp code frag-needed log group 33; nft add rule inet pmtud c icmpv6 type packet-too-big log group 33",
         ],
