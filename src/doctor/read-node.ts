@@ -63,14 +63,19 @@ function procPath(parts: readonly string[]): string {
   return `/proc/sys/${parts.join('/')}`;
 }
 
-async function readText(path: string): Promise<string | undefined> {
+/** A /proc/sys file's text; undefined when the key does not exist here (a module not loaded, another kernel). */
+async function readText(path: string, problems?: { source: string; message: string }[]): Promise<string | undefined> {
   try {
     return (await readFile(path, 'utf8')).trim();
-  } catch {
-    // absent on this kernel or in this namespace (a module not loaded): the key is left out of the snapshot
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') problems?.push({ source: path, message: (err as Error).message });
     return undefined;
   }
 }
+
+/** Files read at once: a node with thousands of pod veths has tens of thousands of per-interface sysctls. */
+const READ_BATCH = 64;
 
 export interface ReadNodeOptions {
   /** Run subprocesses (nft, iptables-save) with this timeout; default 10 s. */
@@ -283,7 +288,10 @@ export async function readNode(opts: ReadNodeOptions = {}): Promise<Snapshot> {
     for (const k of IPV4_CONF_SYSCTLS) wanted.push(['net', 'ipv4', 'conf', dev, k]);
     for (const k of IPV6_CONF_SYSCTLS) wanted.push(['net', 'ipv6', 'conf', dev, k]);
   }
-  const values = await Promise.all(wanted.map((parts) => readText(procPath(parts))));
+  const values: (string | undefined)[] = [];
+  for (let i = 0; i < wanted.length; i += READ_BATCH) {
+    values.push(...(await Promise.all(wanted.slice(i, i + READ_BATCH).map((parts) => readText(procPath(parts), problems)))));
+  }
   wanted.forEach((parts, i) => {
     const v = values[i];
     if (v !== undefined) sysctls[sysctlKey(parts)] = v;
