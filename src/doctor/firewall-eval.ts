@@ -83,33 +83,49 @@ export interface Outcome {
   readonly policyOf?: FwChain;
   /** Jumps taken to reach the deciding rule. */
   readonly via: readonly FwRule[];
+  /** A rule accepted the probe on some interfaces only (`-o docker0 --ctstate RELATED -j ACCEPT`) before this outcome. */
+  readonly partialAccept?: boolean;
 }
 
-/** Runs the probe through `chain` (following jumps, at most `depth` deep). */
+/**
+ * Runs the probe through `chain` (following jumps, at most `depth` deep).
+ * A drop policy reached after an accept limited to some interfaces is not
+ * reported: the probe is let through where that accept applies, and which
+ * interface it arrives or leaves on is not known here (Docker's FORWARD
+ * chain accepts RELATED traffic per bridge, then drops by policy).
+ */
 export function evaluate(model: FirewallModel, chain: FwChain, p: Probe, depth = 16, via: readonly FwRule[] = []): Outcome {
+  let partialAccept = false;
   for (const r of chain.rules) {
     const a = ruleAnswer(r, p);
     if (a === 'no' || a === 'maybe') continue;
     const v = r.verdict;
     if (v.kind === 'accept') {
       if (a === 'yes') return { verdict: 'accept', rule: r, via };
-      continue; // accepted on some interfaces only
+      partialAccept = true; // accepted on some interfaces only
+      continue;
     }
-    if (v.kind === 'drop' || v.kind === 'reject') return { verdict: 'drop', rule: r, via };
+    if (v.kind === 'drop' || v.kind === 'reject') return { verdict: 'drop', rule: r, via, partialAccept };
     if (v.kind === 'return') {
-      if (a === 'yes') return { verdict: 'return', rule: r, via };
+      if (a === 'yes') return { verdict: 'return', rule: r, via, partialAccept };
       continue;
     }
     if ((v.kind === 'jump' || v.kind === 'goto') && depth > 0) {
       const target = model.chains.get(chainKey(chain.source, chain.family, chain.table, v.target));
       if (target === undefined) continue;
       const sub = evaluate(model, target, p, depth - 1, [...via, r]);
-      if (sub.verdict === 'drop' || (sub.verdict === 'accept' && a === 'yes')) return sub;
-      if (v.kind === 'goto' && a === 'yes') return { verdict: 'return', via };
+      if (sub.partialAccept) partialAccept = true;
+      if (sub.verdict === 'drop') return { ...sub, partialAccept };
+      if (sub.verdict === 'accept') {
+        if (a === 'yes') return sub;
+        partialAccept = true;
+        continue;
+      }
+      if (v.kind === 'goto' && a === 'yes') return { verdict: 'return', via, partialAccept };
     }
   }
-  if (chain.hook !== undefined && chain.policy === 'drop') return { verdict: 'drop', policyOf: chain, via };
-  return { verdict: 'none', via };
+  if (chain.hook !== undefined && chain.policy === 'drop' && !partialAccept) return { verdict: 'drop', policyOf: chain, via };
+  return { verdict: 'none', via, partialAccept };
 }
 
 /** Hooks on the receive and forward paths (an ICMP error to a local VIP or to a pod behind DNAT). */
