@@ -76,3 +76,27 @@ export function exitStatus(result: DoctorResult, failOn: 'warn' | 'error'): 0 | 
   const rank = SEVERITY_RANK[failOn];
   return result.findings.some((f) => SEVERITY_RANK[f.severity] >= rank) ? 1 : 0;
 }
+
+/** One sample of `pathguard_doctor_findings{check,severity}`. */
+export interface FindingSample {
+  readonly check: string;
+  readonly severity: Severity;
+  readonly value: number;
+}
+
+/**
+ * The findings gauge for a result: one sample per check that ran and
+ * severity, zeros included (so a fixed problem drops to 0 instead of
+ * vanishing), plus `internal` when a check failed. Labels are bounded: check
+ * ids and the three severities, never a device or an address.
+ */
+export function findingSamples(result: DoctorResult): FindingSample[] {
+  const ids = result.findings.some((f) => f.id === INTERNAL_ID) ? [...result.checks, INTERNAL_ID] : result.checks;
+  const out: FindingSample[] = [];
+  for (const check of ids) {
+    for (const severity of ['error', 'warn', 'info'] as const) {
+      out.push({ check, severity, value: result.findings.filter((f) => f.id === check && f.severity === severity).length });
+    }
+  }
+  return out;
+}

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Check } from '../../../src/doctor/check.js';
-import { exitStatus, runChecks } from '../../../src/doctor/run.js';
+import { exitStatus, findingSamples, runChecks } from '../../../src/doctor/run.js';
 import { renderJson, renderText } from '../../../src/doctor/render.js';
 import { CHECKS } from '../../../src/doctor/registry.js';
 import { addLink, healthyNode, inputs, snap } from './node-fixture.js';
@@ -48,4 +48,14 @@ test('text groups by severity with evidence and fix; JSON carries the ids and se
   assert.deepEqual(j.findings.map((f) => [f.id, f.severity]), [['forwarding', 'error'], ['conntrack-full', 'warn']]);
   assert.equal(j.durationMs, 0);
   assert.match(renderText(runChecks(snap(healthyNode()), inputs())), /no findings/);
+});
+
+test('metric samples: every check that ran and severity, zeros included, internal only when a check failed', () => {
+  const r = runChecks(broken(), inputs(), { only: ['forwarding', 'conntrack-full', 'rp-filter'] });
+  const samples = findingSamples(r);
+  assert.equal(samples.length, 9);
+  assert.deepEqual(samples.filter((x) => x.value > 0), [{ check: 'forwarding', severity: 'error', value: 1 }, { check: 'conntrack-full', severity: 'warn', value: 1 }]);
+  const bad: Check = { id: 'boom', title: 'throws', run: () => { throw new Error('no'); } };
+  const withInternal = findingSamples(runChecks(broken(), inputs(), { checks: [bad] }));
+  assert.deepEqual(withInternal.filter((x) => x.value > 0), [{ check: 'internal', severity: 'error', value: 1 }]);
 });
