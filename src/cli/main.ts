@@ -13,6 +13,7 @@ import { register as registerRelay } from './relay.js';
 import { register as registerRoutes } from './routes.js';
 import { register as registerRealserver } from './realserver.js';
 import { register as registerProbe } from './probe.js';
+import { register as registerDoctor } from './doctor.js';
 
 
 export function buildProgram(): Command {
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerRelay(program);
   registerRoutes(program);
   registerRealserver(program);
+  registerDoctor(program);
   registerProbe(program);
   registerDemo(program);
   return program;

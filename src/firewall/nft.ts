@@ -159,6 +159,24 @@ export function parseCounters(json: string): Map<string, NftCounter> {
   return out;
 }
 
+/**
+ * The whole ruleset of the namespace as libnftables-json(5) objects
+ * (`nft -j list ruleset`: metainfo, table, chain, rule, set, map... one
+ * object each). Read-only; the doctor's snapshot keeps it as it comes.
+ */
+export async function listRulesetJson(opts: NftOptions = {}): Promise<Record<string, unknown>[]> {
+  const { stdout } = await runNft(['-j', 'list', 'ruleset'], '', opts);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(stdout);
+  } catch (err) {
+    throw new DecodeError('nft json', `not JSON: ${(err as Error).message}`, 0);
+  }
+  const items = (doc as { nftables?: unknown } | null)?.nftables;
+  if (!Array.isArray(items)) throw new DecodeError('nft json', 'no "nftables" array', 0);
+  return items.filter((i): i is Record<string, unknown> => typeof i === 'object' && i !== null && !Array.isArray(i));
+}
+
 export type NftAvailability =
   | { readonly available: true; readonly version: string }
   | { readonly available: false; readonly reason: string };

@@ -18,6 +18,7 @@
 import { type Attribute, decodeAttributes, encodeAttributes, nla } from './netlink-attribute.js';
 import { type NetlinkMessage, NLM_F } from './netlink.js';
 import { Reader, type Mutable } from './reader.js';
+import { DecodeError } from '../errors.js';
 import {
   ADD_FLAGS,
   attrS32,
@@ -28,6 +29,7 @@ import {
   checkRange,
   copyBytes,
   DUMP_FLAGS,
+  exactValue,
   expectMessageType,
   IFF,
   keepAttribute,
@@ -514,4 +516,151 @@ export function setIpv4Conf(index: number, change: Ipv4ConfChange): RtnlRequest 
     fixed: encodeIfinfomsg(RTNL_FAMILY.UNSPEC, 0, checkInt32(index, 'ifi_index'), 0, 0),
     attrs: [nla.nested(IFLA.AF_SPEC, [nla.nested(RTNL_FAMILY.INET, [nla.nested(IFLA_INET_CONF, conf)])])],
   };
+}
+
+// ---- tunnel parameters (IFLA_INFO_DATA of encapsulating kinds) ----
+
+/** IFLA_VXLAN_* (enum in include/uapi/linux/if_link.h). */
+export const IFLA_VXLAN = {
+  ID: 1, // IFLA_VXLAN_ID (u32): the VNI
+  GROUP: 2, // IFLA_VXLAN_GROUP (be32 address): remote or multicast group
+  LINK: 3, // IFLA_VXLAN_LINK (u32): underlay device
+  LOCAL: 4, // IFLA_VXLAN_LOCAL (be32 address)
+  PORT: 15, // IFLA_VXLAN_PORT (be16): destination UDP port
+  GROUP6: 16, // IFLA_VXLAN_GROUP6 (struct in6_addr)
+  LOCAL6: 17, // IFLA_VXLAN_LOCAL6 (struct in6_addr)
+} as const;
+
+/** IFLA_GENEVE_* (enum in include/uapi/linux/if_link.h). */
+export const IFLA_GENEVE = {
+  ID: 1, // IFLA_GENEVE_ID (u32)
+  REMOTE: 2, // IFLA_GENEVE_REMOTE (be32 address)
+  PORT: 5, // IFLA_GENEVE_PORT (be16)
+  REMOTE6: 7, // IFLA_GENEVE_REMOTE6 (struct in6_addr)
+} as const;
+
+/** IFLA_GRE_* for gre, gretap, ip6gre, ip6gretap (enum in include/uapi/linux/if_tunnel.h). */
+export const IFLA_GRE = {
+  LINK: 1, // IFLA_GRE_LINK (u32)
+  OFLAGS: 3, // IFLA_GRE_OFLAGS (be16 GRE_* flags of packets sent)
+  LOCAL: 6, // IFLA_GRE_LOCAL
+  REMOTE: 7, // IFLA_GRE_REMOTE
+  ENCAP_LIMIT: 11, // IFLA_GRE_ENCAP_LIMIT (u8, ip6gre)
+  FLAGS: 13, // IFLA_GRE_FLAGS (u32, ip6gre: IP6_TNL_F_*)
+} as const;
+
+/** GRE header flags as IFLA_GRE_OFLAGS carries them (include/uapi/linux/if_tunnel.h, __be16). */
+export const GRE_FLAG = {
+  CSUM: 0x8000, // #define GRE_CSUM __cpu_to_be16(0x8000)
+  KEY: 0x2000, // #define GRE_KEY __cpu_to_be16(0x2000)
+  SEQ: 0x1000, // #define GRE_SEQ __cpu_to_be16(0x1000)
+} as const;
+
+/** #define IP6_TNL_F_IGN_ENCAP_LIMIT 0x1 (include/uapi/linux/ip6_tunnel.h): no encapsulation-limit option. */
+export const IP6_TNL_F_IGN_ENCAP_LIMIT = 0x1;
+
+/**
+ * What an encapsulating device's IFLA_INFO_DATA says about its underlay:
+ * the endpoints, the device it is bound to and the options that change the
+ * per-packet overhead. Only the attributes the kind defines are read; the
+ * rest stay in the raw `LinkInfo.data`.
+ */
+export interface TunnelInfo {
+  /** VNI (vxlan, geneve). */
+  readonly id?: number;
+  /** Local endpoint (network order bytes, 4 or 16). */
+  readonly local?: Uint8Array;
+  /** Remote endpoint or multicast group. */
+  readonly remote?: Uint8Array;
+  /** Destination UDP port (vxlan, geneve). */
+  readonly port?: number;
+  /** ifindex of the underlay device the tunnel is bound to (0 or absent: any). */
+  readonly underlay?: number;
+  /** GRE output flags (GRE_* bits). */
+  readonly greFlags?: number;
+  /**
+   * ip6tnl / ip6gre: the encapsulation limit option is added (an 8-byte IPv6
+   * destination option), unless IP6_TNL_F_IGN_ENCAP_LIMIT (`encaplimit none`)
+   * is set: ip6_tnl_link_config subtracts those 8 bytes from the MTU likewise.
+   */
+  readonly encapLimit?: boolean;
+}
+
+function addressOf(a: Attribute, what: string): Uint8Array {
+  if (a.value.byteLength !== 4 && a.value.byteLength !== 16) {
+    throw new DecodeError(what, `address attribute ${a.type} has ${a.value.byteLength} bytes, expected 4 or 16`, 0);
+  }
+  return copyBytes(a.value);
+}
+
+function be16(a: Attribute, what: string): number {
+  return exactValue(a, 2, what).getUint16(0, false);
+}
+
+/** An all-zero address means "unset" (the kernel reports 0.0.0.0 / :: for wildcard endpoints). */
+function setAddress(out: Mutable<TunnelInfo>, key: 'local' | 'remote', v: Uint8Array): void {
+  if (v.some((b) => b !== 0)) out[key] = v;
+}
+
+/**
+ * Decodes the IFLA_INFO_DATA of vxlan, geneve, ipip, sit, ip6tnl, gre,
+ * gretap, ip6gre and ip6gretap devices (drivers/net/vxlan/vxlan_core.c
+ * vxlan_fill_info, drivers/net/geneve.c geneve_fill_info,
+ * net/ipv4/ipip.c ipip_fill_info, net/ipv6/ip6_tunnel.c ip6_tnl_fill_info,
+ * net/ipv4/ip_gre.c ipgre_fill_info, net/ipv6/ip6_gre.c ip6gre_fill_info).
+ * WireGuard puts nothing there (its peers live in generic netlink), so it
+ * and any other kind yield undefined.
+ */
+export function decodeTunnelInfo(kind: string, data: Uint8Array | undefined): TunnelInfo | undefined {
+  const what = `IFLA_INFO_DATA (${kind})`;
+  const attrs = data === undefined ? [] : decodeAttributes(data, what);
+  const out: Mutable<TunnelInfo> = {};
+  switch (kind) {
+    case 'vxlan':
+      for (const a of attrs) {
+        if (a.type === IFLA_VXLAN.ID) out.id = attrU32(a, what);
+        else if (a.type === IFLA_VXLAN.GROUP || a.type === IFLA_VXLAN.GROUP6) setAddress(out, 'remote', addressOf(a, what));
+        else if (a.type === IFLA_VXLAN.LOCAL || a.type === IFLA_VXLAN.LOCAL6) setAddress(out, 'local', addressOf(a, what));
+        else if (a.type === IFLA_VXLAN.LINK) out.underlay = attrU32(a, what);
+        else if (a.type === IFLA_VXLAN.PORT) out.port = be16(a, what);
+      }
+      return out;
+    case 'geneve':
+      for (const a of attrs) {
+        if (a.type === IFLA_GENEVE.ID) out.id = attrU32(a, what);
+        else if (a.type === IFLA_GENEVE.REMOTE || a.type === IFLA_GENEVE.REMOTE6) setAddress(out, 'remote', addressOf(a, what));
+        else if (a.type === IFLA_GENEVE.PORT) out.port = be16(a, what);
+      }
+      return out;
+    case 'ipip':
+    case 'sit':
+    case 'ip6tnl': {
+      let flags = 0;
+      for (const a of attrs) {
+        if (a.type === IFLA_IPTUN.LOCAL) setAddress(out, 'local', addressOf(a, what));
+        else if (a.type === IFLA_IPTUN.REMOTE) setAddress(out, 'remote', addressOf(a, what));
+        else if (a.type === IFLA_IPTUN.LINK) out.underlay = attrU32(a, what);
+        else if (a.type === IFLA_IPTUN.FLAGS && kind === 'ip6tnl') flags = attrU32(a, what);
+      }
+      if (kind === 'ip6tnl') out.encapLimit = (flags & IP6_TNL_F_IGN_ENCAP_LIMIT) === 0;
+      return out;
+    }
+    case 'gre':
+    case 'gretap':
+    case 'ip6gre':
+    case 'ip6gretap': {
+      let flags = 0;
+      for (const a of attrs) {
+        if (a.type === IFLA_GRE.LOCAL) setAddress(out, 'local', addressOf(a, what));
+        else if (a.type === IFLA_GRE.REMOTE) setAddress(out, 'remote', addressOf(a, what));
+        else if (a.type === IFLA_GRE.LINK) out.underlay = attrU32(a, what);
+        else if (a.type === IFLA_GRE.OFLAGS) out.greFlags = be16(a, what);
+        else if (a.type === IFLA_GRE.FLAGS) flags = attrU32(a, what);
+      }
+      if (kind.startsWith('ip6')) out.encapLimit = (flags & IP6_TNL_F_IGN_ENCAP_LIMIT) === 0;
+      return out;
+    }
+    default:
+      return undefined;
+  }
 }
