@@ -7,7 +7,8 @@ import type { ComponentDefinition } from '../obs/component.js';
 import { relayComponent } from '../relay/component.js';
 import { routesComponent } from '../routes/component.js';
 import { realserverComponent } from '../realserver/component.js';
+import { doctorComponent } from '../doctor/component.js';
 
-export const COMPONENTS: readonly ComponentDefinition<any>[] = [relayComponent, routesComponent, realserverComponent];
+export const COMPONENTS: readonly ComponentDefinition<any>[] = [relayComponent, routesComponent, realserverComponent, doctorComponent];
 
 export const COMPONENT_NAMES = COMPONENTS.map((c) => c.name);

@@ -41,6 +41,25 @@ const AGENT_FLAGS = flagDefinitions(AGENT_FIELDS, {
   logLevel: { valueName: 'level' },
 });
 
+/** A key as the file may spell it: `vip-networks` or `vipNetworks`. */
+const camel = (k: string) => k.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+/** `section` with the settings it borrows from other sections filled in where it does not give them. */
+function withBorrowed(borrows: Readonly<Record<string, readonly string[]>> | undefined, section: unknown, doc: Readonly<Record<string, unknown>> | undefined): unknown {
+  if (borrows === undefined || (section !== undefined && (section === null || typeof section !== 'object' || Array.isArray(section)))) return section;
+  const out: Record<string, unknown> = { ...((section as Record<string, unknown> | undefined) ?? {}) };
+  const has = (k: string) => Object.keys(out).some((o) => camel(o) === camel(k));
+  for (const [from, keys] of Object.entries(borrows)) {
+    const other = doc?.[from];
+    if (other === null || typeof other !== 'object') continue;
+    for (const k of keys) {
+      const found = Object.entries(other as Record<string, unknown>).find(([o]) => camel(o) === camel(k));
+      if (found && !has(k)) out[k] = found[1];
+    }
+  }
+  return out;
+}
+
 /** The settings a hosted component takes from the agent instead of its own section. */
 const AGENT_OWNED = ['metricsAddr', 'metricsPort', 'readyFile', 'logLevel'] as const;
 
@@ -88,7 +107,7 @@ export function register(program: Command): void {
     const errors: ConfigProblem[] = [];
     for (const def of COMPONENTS) {
       if (!names.includes(def.name)) continue;
-      const section = doc?.[def.name];
+      const section = withBorrowed(def.borrows, doc?.[def.name], doc);
       const owned = section !== null && typeof section === 'object' ? Object.keys(section).filter((k) => (AGENT_OWNED as readonly string[]).includes(k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()))) : [];
       for (const k of owned) errors.push({ field: `${def.name}.${k}`, value: (section as Record<string, unknown>)[k], expected: `to be set for the agent (agent.${k} or --${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}), not per component` });
       try {

@@ -7,7 +7,7 @@
  * flag names as `relay` and `routes`.
  */
 import { field, resolveFields, type ConfigInputs, type Field } from '../config/field.js';
-import { boolean, list, oneOf, parser, text, FAIL, DNS1123_LABEL, DNS1123_SUBDOMAIN } from '../config/parsers.js';
+import { boolean, duration, list, oneOf, parser, text, FAIL, DNS1123_LABEL, DNS1123_SUBDOMAIN } from '../config/parsers.js';
 import { throwIfProblems } from '../config/problems.js';
 import type { ConfigProblem } from '../errors.js';
 import { IFNAME, TUN_NAME_DEFAULT } from '../relay/config.js';
@@ -42,6 +42,7 @@ export const DOCTOR_FIELDS = {
   tunName: field({ schema: text({ what: 'a network interface name', pattern: IFNAME }), default: TUN_NAME_DEFAULT, help: "pathguard's TUN device (relay --tun-name)" }),
   statusUrl: field({ schema: text({ what: 'an http:// URL', pattern: /^https?:\/\/\S+$/ }), help: "read a running agent's /status (e.g. http://127.0.0.1:9462/status) into the snapshot" }),
   verbose: field({ schema: boolean(), default: false, file: false, help: 'explain info findings too' }),
+  interval: field({ env: ['PATHGUARD_DOCTOR_INTERVAL'], schema: duration({ minMs: 10_000 }), default: 300_000, help: 'in pathguard agent: read the node and run the checks at start and then this often (doctor-interval)' }),
 } satisfies Record<string, Field<any>>;
 
 export interface DoctorConfig {
@@ -61,6 +62,8 @@ export interface DoctorConfig {
   readonly tunName: string;
   readonly statusUrl?: string;
   readonly verbose: boolean;
+  /** Milliseconds between runs in the agent. */
+  readonly interval: number;
 }
 
 /** Resolve and validate; throws ConfigError listing every problem. */
@@ -87,6 +90,7 @@ export function doctorConfig(
     podNetworks: v.podNetworks,
     tunName: v.tunName,
     verbose: v.verbose,
+    interval: v.interval,
   };
   if (v.check !== undefined) out.check = [...new Set(v.check)];
   if (v.snapshot !== undefined) out.snapshot = v.snapshot;

@@ -62,6 +62,11 @@ export interface ComponentDefinition<C = unknown> {
   readonly name: string;
   /** One line for `pathguard agent --help`. */
   readonly summary: string;
+  /**
+   * Settings taken from other components' sections when this one's section
+   * does not give them (in `pathguard agent`): `{ relay: ['vip-networks'] }`.
+   */
+  readonly borrows?: Readonly<Record<string, readonly string[]>>;
   config(flags: Readonly<Record<string, unknown>> | undefined, env: Readonly<Record<string, string | undefined>>, section: unknown): C;
   start(ctx: ComponentContext, cfg: C): Promise<Component>;
 }

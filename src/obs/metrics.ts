@@ -36,16 +36,22 @@ const RESERVED_SUFFIX = /(^|_)(total|count|sum|bucket)$/;
 /** Pre-initialising every combination must stay cheap and bounded. */
 const MAX_COMBINATIONS = 1024;
 
-/** `pathguard_<component>_<what>_<unit>`; throws TypeError on a malformed part (a programming error). */
+/**
+ * `pathguard_<component>_<what>_<unit>`; throws TypeError on a malformed part
+ * (a programming error). A gauge of a count of things takes no unit (`''`:
+ * `pathguard_doctor_findings`), as the Prometheus conventions allow for
+ * unitless values.
+ */
 export function metricName(component: string, what: string, unit: string): string {
   for (const [part, v] of [
     ['component', component],
     ['what', what],
     ['unit', unit],
   ] as const) {
+    if (part === 'unit' && v === '') continue;
     if (!SNAKE.test(v)) throw new TypeError(`metric ${part} ${JSON.stringify(v)} is not snake_case`);
   }
-  return `pathguard_${component}_${what}_${unit}`;
+  return unit === '' ? `pathguard_${component}_${what}` : `pathguard_${component}_${what}_${unit}`;
 }
 
 function checkLabels(name: string, labels: LabelSpec, reserved: readonly string[]): string[][] {

@@ -86,7 +86,7 @@ test('pathguard agent: relay and routes in one process, one /metrics, the page i
     const config = join(dir, 'config.yaml');
     writeFileSync(
       config,
-      ['relay:', '  iface: [eth0]', `  vip-networks: [${VIP_NETWORKS}]`, '  transport: udp', 'routes:', '  table: 20', '  use-crds: true', ''].join('\n'),
+      ['relay:', '  iface: [eth0]', `  vip-networks: [${VIP_NETWORKS}]`, '  transport: udp', 'routes:', '  table: 20', '  use-crds: true', 'doctor:', '  interval: 10m', ''].join('\n'),
     );
     const ready = join(dir, 'agent.ready');
     const agent: ChildProcess = n1.ns.spawn(process.execPath, [PATHGUARD_MAIN, 'agent', '--config', config, '--ready-file', ready, '--metrics-addr', `127.0.0.1:${PORT}`, '--log-level', 'warn'], {
@@ -108,7 +108,12 @@ test('pathguard agent: relay and routes in one process, one /metrics, the page i
       assert.equal(m.get('pathguard_relay_configured_peers'), 1, 'n2 from the Node objects, n1 left out by name');
       assert.ok(await ruleFor(n1, POOL), 'the return-path rule for the MetalLB pool');
       const s = await status(n1);
-      assert.deepEqual(s.components.map((c) => [c.name, c.state, c.ready, c.live]), [['relay', 'running', true, true], ['routes', 'running', true, true]]);
+      assert.deepEqual(s.components.map((c) => [c.name, c.state, c.ready, c.live]), [['relay', 'running', true, true], ['routes', 'running', true, true], ['doctor', 'running', true, true]]);
+      // The doctor ran once with the relay's service prefixes: the relay's own table captures, so no relay-missing.
+      const doctor = s.components.find((c) => c.name === 'doctor')!.status as { findings: { id: string; severity: string }[] };
+      assert.ok(Array.isArray(doctor.findings));
+      assert.equal(doctor.findings.some((f) => f.id === 'relay-missing'), false, JSON.stringify(doctor.findings));
+      assert.equal(typeof m.get('pathguard_doctor_findings', { check: 'rp-filter', severity: 'error' }), 'number');
       assert.equal(s.kubernetes?.state, 'ok');
       assert.equal((await get(n1, '/healthz')).status, 200);
 
@@ -149,7 +154,7 @@ test('pathguard agent: relay and routes in one process, one /metrics, the page i
         injector.close();
       }
       const after = await status(n1);
-      assert.deepEqual(after.components.map((c) => [c.name, c.state, c.live]), [['relay', 'running', true], ['routes', 'running', true]]);
+      assert.deepEqual(after.components.map((c) => [c.name, c.state, c.live]), [['relay', 'running', true], ['routes', 'running', true], ['doctor', 'running', true]]);
       assert.ok(await ruleFor(n1, POOL), 'the rule stays without the API server');
       assert.equal((await get(n1, '/healthz')).status, 200, 'losing the API is not a liveness failure');
 
