@@ -99,7 +99,8 @@ export class FallbackJoiner {
       reason: k.reason,
       location: k.location,
       ...(icmp
-        ? { flow: { family: 4 as const, src: icmp.dst, dst: icmp.src, proto: 0 }, icmp: { type: icmp.type, code: icmp.code, src: icmp.src, dst: icmp.dst } }
+        ? // icmp_send names the offending packet's addresses; the error goes back to its source, from an address the tracepoint does not carry
+          { flow: { family: 4 as const, src: icmp.src, dst: icmp.dst, proto: 0 }, icmp: { type: icmp.type, code: icmp.code, src: '?', dst: icmp.src } }
         : {}),
     };
   }
