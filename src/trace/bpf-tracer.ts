@@ -77,7 +77,7 @@ export class BpfTracer {
     try {
       ring = new BpfRingBuffer(opts.ringBytes ?? 8 << 20, 'pg_trace_ev');
       mapIds.push(objId(ring.fd));
-      const followed = mapCreate({ type: BPF_MAP_TYPE.LRU_HASH, keySize: 8, valueSize: 1, maxEntries: 16384, name: 'pg_trace_skb' });
+      const followed = mapCreate({ type: BPF_MAP_TYPE.LRU_HASH, keySize: 8, valueSize: 8, maxEntries: 16384, name: 'pg_trace_skb' });
       mapFds.push(followed);
       mapIds.push(objId(followed));
       const lost = mapCreate({ type: BPF_MAP_TYPE.ARRAY, keySize: 4, valueSize: 8, maxEntries: 1, name: 'pg_trace_lost' });

@@ -109,7 +109,7 @@ export const HOOKS: readonly HookSpec[] = [
 export interface ProgramMaps {
   /** BPF_MAP_TYPE_RINGBUF of event records. */
   readonly events: number;
-  /** LRU hash: skb address (u64) → u8. */
+  /** LRU hash: skb address (u64) → time last seen (u64 ns). */
   readonly followed: number;
   /** Array of one u64: records the ring buffer had no room for. */
   readonly lost: number;
@@ -122,9 +122,11 @@ const FP_TMP = -216; // u64 scratch for pointers read with probe_read_kernel
 const FP_PORTS = -224; // the packet's first 4 transport bytes
 const FP_QBUF = -288; // 64 bytes: ICMP header + quoted IP header, or an inner IP header
 const FP_QPORTS = -296; // the quoted or inner packet's ports
-const FP_VAL = -304; // the u8 value stored in `followed`, and the u32 key of `lost`
+const FP_VAL = -304; // the u64 value stored in `followed`, and the u32 key of `lost`
 
 const QBUF_LEN = 64;
+/** A followed skb not seen for this long is forgotten (its address may have been reused). */
+export const FOLLOW_TTL_NS = 1_000_000_000;
 const VXLAN_PORT = 4789;
 
 function htons(n: number): number {
@@ -350,13 +352,25 @@ export function buildHookProgram(hook: HookSpec, f: FlowFilter, layout: KernelLa
   p.push(...probeRead(hdr, REC.HEADER_LEN, R.R8));
   // kind of this event, changed to icmp below when a quote matches
   p.push(st('W', R.R10, FP_REC + REC.KIND, kind));
-  // already followed?
+  // the time, kept in the record from here on
+  p.push(call(BPF_FUNC.ktime_get_ns), stx('DW', R.R10, FP_REC + REC.TIME, R.R0));
+  // already followed? An entry older than FOLLOW_TTL_NS is stale: some frees
+  // (skb recycling, GRO merges) pass neither kfree_skb nor consume_skb, and
+  // the address then belongs to another packet
   p.push(
     ...ldMapFd(R.R1, maps.followed),
     movReg(R.R2, R.R10),
     alu64Imm('ADD', R.R2, FP_KEY),
     call(BPF_FUNC.map_lookup_elem),
-    jmpImm('JNE', R.R0, 0, 'emit'),
+    jmpImm('JEQ', R.R0, 0, 'filter'),
+    ldx('DW', R.R1, R.R0, 0),
+    ldx('DW', R.R2, R.R10, FP_REC + REC.TIME),
+    movReg(R.R3, R.R2),
+    alu64Reg('SUB', R.R3, R.R1),
+    jmpImm('JGT', R.R3, FOLLOW_TTL_NS, 'filter'),
+    stx('DW', R.R0, 0, R.R2), // refresh
+    ja('emit'),
+    label('filter'),
   );
   // no: the filter
   p.push(movReg(R.R9, R.R8));
@@ -368,7 +382,8 @@ export function buildHookProgram(hook: HookSpec, f: FlowFilter, layout: KernelLa
   // a match: follow this skb from now on (not on a free: the address is about to be reused)
   if (hook.kind === 'receive' || hook.kind === 'transmit') {
     p.push(
-      st('DW', R.R10, FP_VAL, 1),
+      ldx('DW', R.R1, R.R10, FP_REC + REC.TIME),
+      stx('DW', R.R10, FP_VAL, R.R1),
       ...ldMapFd(R.R1, maps.followed),
       movReg(R.R2, R.R10),
       alu64Imm('ADD', R.R2, FP_KEY),
@@ -387,10 +402,9 @@ export function buildHookProgram(hook: HookSpec, f: FlowFilter, layout: KernelLa
 
   // emit: fill the record around the header copy and send it
   p.push(label('emit'));
-  for (const off of [REC.TIME, REC.SKB, REC.LOCATION]) p.push(st('DW', R.R10, FP_REC + off, 0));
+  for (const off of [REC.SKB, REC.LOCATION]) p.push(st('DW', R.R10, FP_REC + off, 0));
   for (const off of [REC.REASON, REC.NETNS, REC.IFINDEX, REC.LEN, REC.MARK, REC.PROTOCOL, REC.CPU]) p.push(st('W', R.R10, FP_REC + off, 0));
   p.push(st('DW', R.R10, FP_REC + REC.DEV, 0), st('DW', R.R10, FP_REC + REC.DEV + 8, 0));
-  p.push(call(BPF_FUNC.ktime_get_ns), stx('DW', R.R10, FP_REC + REC.TIME, R.R0));
   p.push(stx('DW', R.R10, FP_REC + REC.SKB, R.R7));
   if (hook.locationArg !== undefined) p.push(ldx('DW', R.R1, R.R6, hook.locationArg * 8), stx('DW', R.R10, FP_REC + REC.LOCATION, R.R1));
   if (hook.reasonArg !== undefined) p.push(ldx('DW', R.R1, R.R6, hook.reasonArg * 8), stx('W', R.R10, FP_REC + REC.REASON, R.R1));
