@@ -28,6 +28,7 @@ export const BPF_CMD = {
   BTF_LOAD: 18,
   LINK_GET_FD_BY_ID: 30,
   LINK_GET_NEXT_ID: 31,
+  ENABLE_STATS: 32,
 } as const;
 
 /** enum bpf_map_type (the ones pathguard uses). */
@@ -312,4 +313,15 @@ export function munmap(m: Mapping): void {
     const e = koffi.errno();
     throw new SyscallError('munmap', e, errnoName(e));
   }
+}
+
+/**
+ * BPF_ENABLE_STATS(BPF_STATS_RUN_TIME): while the returned fd is open the
+ * kernel counts run_cnt and run_time_ns of every program (struct
+ * bpf_prog_info); close it to stop. For benchmarks: counting costs a clock
+ * read per run.
+ */
+export function enableRunTimeStats(): number {
+  const { buf } = attr(4); // enable_stats.type = BPF_STATS_RUN_TIME (0)
+  return bpf(BPF_CMD.ENABLE_STATS, buf, 'BPF_ENABLE_STATS');
 }

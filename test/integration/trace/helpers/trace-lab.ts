@@ -110,11 +110,17 @@ export async function startTrace(args: readonly string[]): Promise<TraceRun> {
     throw err;
   }
   const ready = JSON.parse(readFileSync(readyPath, 'utf8')) as TraceRun['ready'];
-  const parse = (): TraceEventJson[] =>
-    stdout
-      .split('\n')
-      .filter((l) => l.startsWith('{') && l.endsWith('}'))
-      .map((l) => JSON.parse(l) as TraceEventJson);
+  // incremental: the tracer blocks on a full pipe, so the reader must stay cheap
+  const parsed: TraceEventJson[] = [];
+  let consumed = 0;
+  const parse = (): TraceEventJson[] => {
+    const end = stdout.lastIndexOf('\n');
+    if (end >= consumed) {
+      for (const l of stdout.slice(consumed, end).split('\n')) if (l.startsWith('{')) parsed.push(JSON.parse(l) as TraceEventJson);
+      consumed = end + 1;
+    }
+    return parsed;
+  };
   return {
     child,
     ready,
