@@ -13,8 +13,9 @@
  * bit 30 BPF_RINGBUF_DISCARD_BIT: skip), u32 page offset, then the data,
  * the whole rounded up to 8 bytes (BPF_RINGBUF_HDR_SZ = 8).
  *
- * The fd is pollable: the kernel wakes a reader when a record is committed
- * while the consumer has caught up, so reading is driven by watchFd().
+ * The fd is pollable (the kernel wakes a reader when a record is committed
+ * while the consumer has caught up, unless the producer passed
+ * BPF_RB_NO_WAKEUP); watch() uses that, poll() drains on a timer instead.
  */
 import { BPF_MAP_TYPE, mapCreate, mmapFd, munmap, type Mapping } from '../sys/bpf.js';
 import { close, watchFd, type FdWatch } from '../sys/libc.js';
@@ -34,6 +35,7 @@ export class BpfRingBuffer {
   private readonly data: Uint8Array;
   private readonly dataView: DataView;
   private fdWatch: FdWatch | undefined;
+  private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
   /** Creates the map; `size` is a power of two, a multiple of the page size. */
@@ -92,10 +94,17 @@ export class BpfRingBuffer {
     this.fdWatch = watchFd(this.fd, onReadable);
   }
 
+  /** Calls `onTick` every `intervalMs` (for producers that write with BPF_RB_NO_WAKEUP). */
+  poll(intervalMs: number, onTick: () => void): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = setInterval(onTick, intervalMs);
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.fdWatch?.close();
+    if (this.timer) clearInterval(this.timer);
     munmap(this.producer);
     munmap(this.consumer);
     close(this.fd);

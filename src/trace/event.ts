@@ -100,8 +100,9 @@ export function decodeEventRecord(rec: Uint8Array, reasons: DropReasons, symboli
   const kind = KIND_NAMES.get(v.getUint32(REC.KIND, true));
   if (!kind) return undefined;
   const len = v.getUint32(REC.LEN, true);
-  // the copy is always 128 bytes; the IP length field bounds what the decoders look at
-  const header = rec.slice(REC.HEADER, REC.HEADER + REC.HEADER_LEN);
+  // the copy is always 128 bytes; the IP length field bounds what the decoders look at.
+  // A view, not a copy: only strings and numbers decoded from it outlive this call
+  const header = rec.subarray(REC.HEADER, REC.HEADER + REC.HEADER_LEN);
   const base = {
     event: kind,
     monoNs: v.getBigUint64(REC.TIME, true),

@@ -140,56 +140,134 @@ export function decodeBtfHeader(bytes: Uint8Array): BtfHeader {
   return h;
 }
 
-/** A decoded BTF blob with lookups by name; strings are decoded on demand. */
+/**
+ * A decoded BTF blob. decodeBtf() checks every record (kinds, lengths, name
+ * offsets) in one pass over the numbers; a type's object, names included,
+ * is built the first time it is asked for (vmlinux has over 100,000 types
+ * and a tracer needs a dozen).
+ */
 export class Btf {
   readonly header: BtfHeader;
-  /** Index = type id; [0] is void. */
-  readonly types: readonly BtfType[];
-  private byName?: Map<string, number[]>;
+  /** Types, void (id 0) included. */
+  readonly count: number;
+  private readonly view: DataView;
+  private readonly strings: Uint8Array;
+  /** Byte offset of each type record in `view` (index = id; [0] unused). */
+  private readonly offsets: Uint32Array;
+  private readonly cache = new Map<number, BtfType>();
+  private readonly names = new Map<number, string>();
+  private readonly decoder = new TextDecoder('utf-8', { fatal: false });
 
-  constructor(header: BtfHeader, types: readonly BtfType[]) {
+  constructor(header: BtfHeader, view: DataView, strings: Uint8Array, offsets: Uint32Array) {
     this.header = header;
-    this.types = types;
+    this.view = view;
+    this.strings = strings;
+    this.offsets = offsets;
+    this.count = offsets.length;
+  }
+
+  private name(off: number): string {
+    if (off === 0) return '';
+    let n = this.names.get(off);
+    if (n === undefined) {
+      let end = off;
+      while (end < this.strings.byteLength && this.strings[end] !== 0) end++;
+      n = this.decoder.decode(this.strings.subarray(off, end));
+      this.names.set(off, n);
+    }
+    return n;
+  }
+
+  /** True when the NUL-terminated name at `off` is `want` (no string built). */
+  private nameIs(off: number, want: Uint8Array): boolean {
+    if (off + want.length >= this.strings.byteLength) return false;
+    for (let i = 0; i < want.length; i++) if (this.strings[off + i] !== want[i]) return false;
+    return this.strings[off + want.length] === 0;
   }
 
   type(id: number): BtfType | undefined {
-    return this.types[id];
+    if (!Number.isInteger(id) || id < 0 || id >= this.count) return undefined;
+    if (id === 0) return { id: 0, kind: BTF_KIND.UNKN, name: '', size: 0, type: 0 };
+    const hit = this.cache.get(id);
+    if (hit) return hit;
+    const v = this.view;
+    let at = this.offsets[id]!;
+    const info = v.getUint32(at + 4, true);
+    const sizeOrType = v.getUint32(at + 8, true);
+    const vlen = info & 0xffff;
+    const kind = (info >>> 24) & 0x1f;
+    const kindFlag = info >>> 31 === 1;
+    const sized = SIZED.has(kind);
+    const base = { id, kind, name: this.name(v.getUint32(at, true)), size: sized ? sizeOrType : 0, type: sized ? 0 : sizeOrType };
+    at += 12;
+    let t: BtfType = base;
+    if (kind === BTF_KIND.ARRAY) {
+      t = { ...base, type: v.getUint32(at, true), nelems: v.getUint32(at + 8, true) };
+    } else if (kind === BTF_KIND.STRUCT || kind === BTF_KIND.UNION) {
+      const members: BtfMember[] = [];
+      for (let i = 0; i < vlen; i++, at += 12) {
+        const off = v.getUint32(at + 8, true);
+        // kind_flag set: offset = bitfield_size << 24 | bit_offset (BTF_MEMBER_BITFIELD_SIZE/BIT_OFFSET)
+        members.push({
+          name: this.name(v.getUint32(at, true)),
+          type: v.getUint32(at + 4, true),
+          bitOffset: kindFlag ? off & 0xffffff : off,
+          bitSize: kindFlag ? off >>> 24 : 0,
+        });
+      }
+      t = { ...base, members };
+    } else if (kind === BTF_KIND.ENUM) {
+      const values: BtfEnumValue[] = [];
+      for (let i = 0; i < vlen; i++, at += 8) {
+        const raw = v.getUint32(at + 4, true);
+        // kind_flag set: the values are signed
+        values.push({ name: this.name(v.getUint32(at, true)), value: kindFlag ? BigInt(raw | 0) : BigInt(raw) });
+      }
+      t = { ...base, values };
+    } else if (kind === BTF_KIND.ENUM64) {
+      const values: BtfEnumValue[] = [];
+      for (let i = 0; i < vlen; i++, at += 12) {
+        const u = (BigInt(v.getUint32(at + 8, true)) << 32n) | BigInt(v.getUint32(at + 4, true));
+        values.push({ name: this.name(v.getUint32(at, true)), value: kindFlag ? BigInt.asIntN(64, u) : u });
+      }
+      t = { ...base, values };
+    }
+    this.cache.set(id, t);
+    return t;
   }
 
   /** Every type of `kind` called `name` (several structs may share a name in odd kernels). */
   findAll(kind: number, name: string): BtfType[] {
-    if (!this.byName) {
-      this.byName = new Map();
-      for (const t of this.types) {
-        if (!t.name) continue;
-        const ids = this.byName.get(t.name);
-        if (ids) ids.push(t.id);
-        else this.byName.set(t.name, [t.id]);
-      }
+    const want = new TextEncoder().encode(name);
+    const out: BtfType[] = [];
+    for (let id = 1; id < this.count; id++) {
+      const at = this.offsets[id]!;
+      if (((this.view.getUint32(at + 4, true) >>> 24) & 0x1f) !== kind) continue;
+      if (this.nameIs(this.view.getUint32(at, true), want)) out.push(this.type(id)!);
     }
-    return (this.byName.get(name) ?? []).map((id) => this.types[id]!).filter((t) => t.kind === kind);
+    return out;
   }
 
-  /** The first type of `kind` called `name`, preferring a complete struct over a forward declaration. */
+  /** The first type of `kind` called `name`. */
   find(kind: number, name: string): BtfType | undefined {
     return this.findAll(kind, name)[0];
   }
 
   /** Follows typedefs and qualifiers to the type they name. */
   resolve(id: number): BtfType | undefined {
-    let t = this.types[id];
-    for (let hops = 0; t && MODIFIERS.has(t.kind) && hops < 32; hops++) t = this.types[t.type];
+    let t = this.type(id);
+    for (let hops = 0; t && MODIFIERS.has(t.kind) && hops < 32; hops++) t = this.type(t.type);
     return t;
   }
 
   /** Byte size of a type (pointers are 8 bytes: pathguard runs on 64-bit kernels only). */
-  sizeof(id: number): number | undefined {
+  sizeof(id: number, depth = 0): number | undefined {
     const t = this.resolve(id);
-    if (!t) return undefined;
+    if (!t || depth > 32) return undefined;
     if (SIZED.has(t.kind)) return t.size;
     if (t.kind === BTF_KIND.PTR) return 8;
     if (t.kind === BTF_KIND.ARRAY) {
-      const e = this.sizeof(t.type);
+      const e = this.sizeof(t.type, depth + 1);
       return e === undefined ? undefined : e * (t.nelems ?? 0);
     }
     return undefined;
@@ -219,7 +297,7 @@ export class Btf {
   private findMember(t: BtfType, name: string, depth: number): BtfMemberLocation | undefined {
     if (depth > 16 || !t.members) return undefined;
     for (const m of t.members) {
-      const mt = this.types[m.type];
+      const mt = this.type(m.type);
       if (!mt) continue;
       if (m.name === name) return { bitOffset: m.bitOffset, bitSize: m.bitSize, type: mt };
       if (m.name === '') {
@@ -240,6 +318,9 @@ export class Btf {
   }
 }
 
+/** Offsets of the name_off fields inside a record's trailer, per entry, for the kinds whose entries have names. */
+const ENTRY_NAMED = new Set<number>([BTF_KIND.STRUCT, BTF_KIND.UNION, BTF_KIND.ENUM, BTF_KIND.FUNC_PROTO, BTF_KIND.ENUM64]);
+
 /**
  * Decodes a BTF blob. Throws DecodeError on a malformed blob (bad magic,
  * sections out of range, a type record cut short, an unknown kind, a name
@@ -249,82 +330,30 @@ export function decodeBtf(bytes: Uint8Array): Btf {
   const header = decodeBtfHeader(bytes);
   const strStart = header.hdrLen + header.strOff;
   const strings = bytes.subarray(strStart, strStart + header.strLen);
-  const decoder = new TextDecoder('utf-8', { fatal: false });
-  const nameAt = (off: number, at: number): string => {
-    if (off === 0) return '';
-    if (off >= strings.byteLength) throw new DecodeError('btf', `name offset ${off} outside the string section (${strings.byteLength} bytes)`, at);
-    let end = off;
-    while (end < strings.byteLength && strings[end] !== 0) end++;
-    return decoder.decode(strings.subarray(off, end));
-  };
   const typeStart = header.hdrLen + header.typeOff;
   const r = new Reader(bytes.subarray(typeStart, typeStart + header.typeLen), 'btf type');
-  const types: BtfType[] = [{ id: 0, kind: BTF_KIND.UNKN, name: '', size: 0, type: 0 }];
+  const offsets: number[] = [0];
+  const checkName = (off: number, at: number): void => {
+    if (off !== 0 && off >= strings.byteLength) throw new DecodeError('btf', `name offset ${off} outside the string section (${strings.byteLength} bytes)`, typeStart + at);
+  };
   while (r.remaining > 0) {
     const at = r.pos;
-    const id = types.length;
+    const id = offsets.length;
     const nameOff = r.u32le('name_off');
     const info = r.u32le('info');
-    const sizeOrType = r.u32le('size_or_type');
+    r.u32le('size_or_type');
     const vlen = info & 0xffff;
     const kind = (info >>> 24) & 0x1f;
-    const kindFlag = info >>> 31 === 1;
     const tr = TRAILER[kind];
     if (tr === undefined) return r.fail(`type ${id}: unknown kind ${kind}`, at);
+    checkName(nameOff, at);
     r.need(tr.fixed + tr.each * vlen, `type ${id} data`);
-    const name = nameAt(nameOff, typeStart + at);
-    const sized = SIZED.has(kind);
-    const base = { id, kind, name, size: sized ? sizeOrType : 0, type: sized ? 0 : sizeOrType };
-    switch (kind) {
-      case BTF_KIND.ARRAY: {
-        const elem = r.u32le('array type');
-        r.u32le('index_type');
-        types.push({ ...base, type: elem, nelems: r.u32le('nelems') });
-        break;
-      }
-      case BTF_KIND.STRUCT:
-      case BTF_KIND.UNION: {
-        const members: BtfMember[] = [];
-        for (let i = 0; i < vlen; i++) {
-          const mAt = typeStart + r.pos;
-          const mName = nameAt(r.u32le('member name_off'), mAt);
-          const mType = r.u32le('member type');
-          const off = r.u32le('member offset');
-          // kind_flag set: offset = bitfield_size << 24 | bit_offset (BTF_MEMBER_BITFIELD_SIZE/BIT_OFFSET)
-          members.push(kindFlag ? { name: mName, type: mType, bitOffset: off & 0xffffff, bitSize: off >>> 24 } : { name: mName, type: mType, bitOffset: off, bitSize: 0 });
-        }
-        types.push({ ...base, members });
-        break;
-      }
-      case BTF_KIND.ENUM: {
-        const values: BtfEnumValue[] = [];
-        for (let i = 0; i < vlen; i++) {
-          const vAt = typeStart + r.pos;
-          const vName = nameAt(r.u32le('enum name_off'), vAt);
-          // kind_flag set: the values are signed
-          const raw = r.u32le('enum val');
-          values.push({ name: vName, value: kindFlag ? BigInt(raw | 0) : BigInt(raw) });
-        }
-        types.push({ ...base, values });
-        break;
-      }
-      case BTF_KIND.ENUM64: {
-        const values: BtfEnumValue[] = [];
-        for (let i = 0; i < vlen; i++) {
-          const vAt = typeStart + r.pos;
-          const vName = nameAt(r.u32le('enum64 name_off'), vAt);
-          const lo = BigInt(r.u32le('val_lo32'));
-          const hi = BigInt(r.u32le('val_hi32'));
-          const u = (hi << 32n) | lo;
-          values.push({ name: vName, value: kindFlag ? BigInt.asIntN(64, u) : u });
-        }
-        types.push({ ...base, values });
-        break;
-      }
-      default:
-        r.skip(tr.fixed + tr.each * vlen);
-        types.push(base);
+    if (ENTRY_NAMED.has(kind)) {
+      for (let i = 0; i < vlen; i++) checkName(r.view.getUint32(r.pos + tr.fixed + i * tr.each, true), r.pos);
     }
+    r.skip(tr.fixed + tr.each * vlen);
+    offsets.push(at);
   }
-  return new Btf(header, types);
+  const types = bytes.subarray(typeStart, typeStart + header.typeLen);
+  return new Btf(header, new DataView(types.buffer, types.byteOffset, types.byteLength), strings, Uint32Array.from(offsets));
 }

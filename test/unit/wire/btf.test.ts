@@ -30,9 +30,10 @@ for (const [name, at] of [
 ] as const) {
   test(`decodes the kernel's first types (${name})`, () => {
     const btf = decodeBtf(at(CAPTURED));
-    assert.equal(btf.types.length, 4);
-    assert.deepEqual(btf.types[1], { id: 1, kind: BTF_KIND.INT, name: 'long unsigned int', size: 8, type: 0 });
-    assert.equal(btf.types[3]!.kind, BTF_KIND.VOLATILE);
+    assert.equal(btf.count, 4);
+    assert.deepEqual(btf.type(1), { id: 1, kind: BTF_KIND.INT, name: 'long unsigned int', size: 8, type: 0 });
+    assert.equal(btf.type(3)!.kind, BTF_KIND.VOLATILE);
+    assert.equal(btf.type(4), undefined);
     assert.equal(btf.resolve(3)!.name, 'long unsigned int');
     assert.equal(btf.sizeof(3), 8);
   });
@@ -138,6 +139,9 @@ test('refuses bad magic, sections past the end, cut records, unknown kinds, bad 
   const name = SYNTH.slice();
   new DataView(name.buffer).setUint32(24, 9999, true);
   bad(name, /name offset 9999/);
+  const member = SYNTH.slice();
+  new DataView(member.buffer).setUint32(24 + 16 + 12 + 12 + 12 + 12, 5000, true); // first member name of struct net
+  bad(member, /name offset 5000/);
 });
 
 test('arbitrary bytes decode or raise DecodeError, nothing else', () => {
@@ -146,7 +150,10 @@ test('arbitrary bytes decode or raise DecodeError, nothing else', () => {
       const b = SYNTH.slice();
       for (let i = 0; i < noise.length && at + i < b.length; i++) b[at + i] = noise[i]!;
       try {
-        decodeBtf(b);
+        const btf = decodeBtf(b);
+        // every type then builds without throwing
+        for (let id = 0; id < btf.count; id++) btf.resolve(id);
+        btf.enumValues('skb_drop_reason');
       } catch (e) {
         assert.ok(e instanceof DecodeError, String(e));
       }
