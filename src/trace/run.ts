@@ -99,7 +99,10 @@ export async function runTrace(o: TraceRunOptions): Promise<TraceRunResult> {
 
   async function runFallback(opts: TraceRunOptions, why: string): Promise<TraceRunResult> {
     opts.note(`BPF not used: ${why}`);
-    opts.note('falling back to tracefs: UNFILTERED, host-wide drop counts (skb:kfree_skb joined with icmp:icmp_send); the flow filter does not apply');
+    opts.note(
+      'falling back to tracefs: UNFILTERED, host-wide drop counts (skb:kfree_skb joined with icmp:icmp_send); ' +
+        'the flow filter does not apply; drops an ICMP error was sent for are printed, all drops are counted at exit',
+    );
     const fb = new TracefsTracer();
     const fbSummary = new Summary();
     const fbClock = new Clock();
@@ -111,8 +114,11 @@ export async function runTrace(o: TraceRunOptions): Promise<TraceRunResult> {
         if (opts.maxEvents !== undefined && n >= opts.maxEvents) return;
         n++;
         fbSummary.add(e);
-        if (opts.json) opts.out(JSON.stringify({ ...renderJson(e, 0, fbClock), unfiltered: true }));
-        else if (!opts.summary) opts.out(fallbackLine(e, fbClock));
+        // host-wide drops are too many to print: only those an ICMP error was sent for, the rest is counted
+        if (e.icmp) {
+          if (opts.json) opts.out(JSON.stringify({ ...renderJson(e, 0, fbClock), unfiltered: true }));
+          else opts.out(fallbackLine(e, fbClock));
+        }
         if (opts.maxEvents !== undefined && n >= opts.maxEvents) reachFb();
       });
       await opts.onReady?.({ mode: 'tracefs' });
@@ -121,9 +127,10 @@ export async function runTrace(o: TraceRunOptions): Promise<TraceRunResult> {
     } finally {
       await fb.close();
     }
-    if (opts.json) opts.out(JSON.stringify({ event: 'summary', unfiltered: true, drops: fbSummary.rows(), counts: Object.fromEntries(fbSummary.byEvent) }));
+    if (fb.lostEvents > 0) opts.note(`${fb.lostEvents} tracefs events were lost (overwritten before they were read)`);
+    if (opts.json) opts.out(JSON.stringify({ event: 'summary', unfiltered: true, drops: fbSummary.rows(), counts: Object.fromEntries(fbSummary.byEvent), lost: fb.lostEvents }));
     else opts.out(fbSummary.renderText('UNFILTERED host-wide drops by reason and location (tracefs):'));
-    return { mode: 'tracefs', whyNotBpf: why, events: n, lost: 0 };
+    return { mode: 'tracefs', whyNotBpf: why, events: n, lost: fb.lostEvents };
   }
 }
 

@@ -65,10 +65,11 @@ test('--duration and --max-events end the trace by themselves, leaving nothing l
     // --duration: the ready file carries the ids; it is removed at exit
     const ready = join(dir, 'ready');
     const t0 = Date.now();
-    const child = spawnSync(process.execPath, [ENTRY, 'trace', '--dst', '203.0.113.250', '--duration', '1500ms', '--summary', '--ready-file', ready], { encoding: 'utf8', timeout: 30_000 });
+    // (the tracer sees the whole host: other labs may use any documentation address, so no claim about what it saw)
+    const child = spawnSync(process.execPath, [ENTRY, 'trace', '--dst', '2001:db8:ffff::9', '--duration', '1500ms', '--summary', '--ready-file', ready], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(child.status, 0, child.stderr);
     assert.ok(Date.now() - t0 >= 1500);
-    assert.match(child.stdout, /drops of family 4 dst 203\.0\.113\.250\/32 by reason and location:\n +no drops/);
+    assert.match(child.stdout, /drops of family 6 dst 2001:db8:ffff::9\/128 by reason and location:\n/);
     assert.equal(existsSync(ready), false);
   } finally {
     rmSync(dir, { recursive: true, force: true });
