@@ -12,8 +12,8 @@ import { BPF_MAP_TYPE, BPF_PROG_TYPE, mapCreate, mapLookup, objId, progLoad, raw
 import { CAP, hasCapability } from '../sys/capabilities.js';
 import { close as closeFd } from '../sys/libc.js';
 import { BpfRingBuffer } from '../net/bpf-ring-buffer.js';
-import { dropReasons, kernelLayout, type DropReasons, type KernelLayout } from './kernel-layout.js';
-import { buildHookProgram, HOOKS, type HookSpec } from './program.js';
+import { dropReasons, fibLayout, kernelLayout, type DropReasons, type KernelLayout } from './kernel-layout.js';
+import { buildFibProgram, buildHookProgram, FIB_HOOK, HOOKS, type HookSpec } from './program.js';
 import { decodeEventRecord, type Symbolize, type TraceEvent } from './event.js';
 import type { FlowFilter } from './filter.js';
 
@@ -43,6 +43,8 @@ export interface BpfTracerOptions {
   readonly btfPath?: string;
   /** Hooks to attach; default all. */
   readonly hooks?: readonly HookSpec[];
+  /** Also trace IPv4 FIB lookups (default: when the filter can match IPv4). */
+  readonly fib?: boolean;
 }
 
 /** Kernel ids of what the tracer loaded, so tests can check that nothing is left. */
@@ -56,6 +58,8 @@ export class BpfTracer {
   readonly layout: KernelLayout;
   readonly reasons: DropReasons;
   readonly ids: BpfObjectIds;
+  /** Whether IPv4 FIB lookups are traced. */
+  readonly fib: boolean;
   private readonly ring: BpfRingBuffer;
   private readonly fds: number[] = []; // links first, then programs, then maps: closed in this order
   private readonly lostFd: number;
@@ -84,8 +88,17 @@ export class BpfTracer {
       mapFds.push(lost);
       mapIds.push(objId(lost));
       this.lostFd = lost;
-      for (const hook of opts.hooks ?? HOOKS) {
-        const insns = assemble(buildHookProgram(hook, opts.filter, this.layout, { events: ring.fd, followed, lost }));
+      const maps = { events: ring.fd, followed, lost };
+      const wantFib = opts.fib ?? opts.filter.family !== 6;
+      const fib = wantFib ? fibLayout(btf) : undefined;
+      const programs: { tracepoint: string; insns: Uint8Array }[] = (opts.hooks ?? HOOKS).map((hook) => ({
+        tracepoint: hook.tracepoint,
+        insns: assemble(buildHookProgram(hook, opts.filter, this.layout, maps)),
+      }));
+      if (fib) programs.push({ tracepoint: FIB_HOOK.tracepoint, insns: assemble(buildFibProgram(opts.filter, this.layout, fib, maps)) });
+      this.fib = fib !== undefined;
+      for (const hook of programs) {
+        const insns = hook.insns;
         const prog = progLoad({ type: BPF_PROG_TYPE.RAW_TRACEPOINT, insns, license: 'GPL', name: `pg_${hook.tracepoint}` });
         progFds.push(prog);
         progIds.push(objId(prog));

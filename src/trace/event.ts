@@ -6,7 +6,7 @@
 import { decodeIPv4 } from '../wire/ipv4.js';
 import { decodeIPv6 } from '../wire/ipv6.js';
 import { formatAddress } from '../wire/ip-address.js';
-import { EVENT_KIND, REC, type EventKindName } from './program.js';
+import { EVENT_KIND, FIB_REC, REC, type EventKindName } from './program.js';
 import type { DropReasons } from './kernel-layout.js';
 
 /** The flow a packet belongs to, from its headers. */
@@ -41,6 +41,8 @@ export interface TraceEvent {
   readonly location?: string;
   /** icmp: the error's type, code, next-hop MTU, and its own addresses. */
   readonly icmp?: { readonly type: number; readonly code: number; readonly mtu?: number; readonly src: string; readonly dst: string };
+  /** fib: the table, the result (0 or a negative errno), the flow's oif/iif, and the gateway when there is one. */
+  readonly fib?: { readonly table: number; readonly err: number; readonly oif: number; readonly iif: number; readonly gateway?: string };
 }
 
 export type Symbolize = (address: bigint) => string;
@@ -115,7 +117,7 @@ export function decodeEventRecord(rec: Uint8Array, reasons: DropReasons, symboli
     cpu: v.getUint32(REC.CPU, true),
   };
   const location = v.getBigUint64(REC.LOCATION, true);
-  const where = location !== 0n ? { location: symbolize(location) } : {};
+  const where = location !== 0n && kind !== 'fib' ? { location: symbolize(location) } : {};
   if (kind === 'icmp') {
     const e = icmpErrorOf(header);
     if (!e) return { ...base };
@@ -123,6 +125,20 @@ export function decodeEventRecord(rec: Uint8Array, reasons: DropReasons, symboli
     return { ...base, ...(quoted ? { flow: quoted } : {}), icmp };
   }
   const flow = flowOf(header);
+  if (kind === 'fib') {
+    const gwFamily = rec[FIB_REC.GW_FAMILY]!; // AF_INET 2, AF_INET6 10
+    const gw = gwFamily === 2 ? formatAddress(rec.subarray(FIB_REC.GW, FIB_REC.GW + 4)) : gwFamily === 10 ? formatAddress(rec.subarray(FIB_REC.GW, FIB_REC.GW + 16)) : undefined;
+    const fib = {
+      table: v.getUint32(REC.REASON, true),
+      err: v.getInt32(REC.LOCATION, true),
+      oif: v.getInt32(FIB_REC.OIF, true),
+      iif: v.getInt32(FIB_REC.IIF, true),
+      ...(gw !== undefined ? { gateway: gw } : {}),
+    };
+    if (!flow) return { ...base, fib };
+    const { ipId: _synthetic, ...five } = flow; // the synthetic header has no identification
+    return { ...base, flow: five, fib };
+  }
   if (kind === 'drop') {
     const code = v.getUint32(REC.REASON, true);
     return { ...base, ...(flow ? { flow } : {}), reason: reasons.get(code) ?? `REASON_${code}`, reasonCode: code, ...where };

@@ -5,6 +5,7 @@
  * rearranged and enum skb_drop_reason renumbered between kernel versions.
  */
 import { BTF_KIND, type Btf, type BtfType } from '../wire/btf.js';
+import type { FibLayout } from './program.js';
 import { UnsupportedError } from '../errors.js';
 
 /** Byte offsets and sizes of the fields the BPF programs read. */
@@ -97,4 +98,34 @@ export function dropReasonsFromFormat(format: string): DropReasons {
   re.lastIndex = sym;
   for (let m = re.exec(format); m; m = re.exec(format)) out.set(Number(m[1]), m[2]!);
   return out;
+}
+
+/**
+ * struct flowi4 and struct fib_nh_common for the FIB program; undefined
+ * (and the FIB hook left out) when this kernel lays them out otherwise.
+ */
+export function fibLayout(btf: Btf): FibLayout | undefined {
+  try {
+    const fl = struct(btf, 'flowi4');
+    const nhc = struct(btf, 'fib_nh_common');
+    return {
+      flowi4: {
+        oif: offset(btf, fl, ['__fl_common', 'flowic_oif'], 4),
+        iif: offset(btf, fl, ['__fl_common', 'flowic_iif'], 4),
+        mark: offset(btf, fl, ['__fl_common', 'flowic_mark'], 4),
+        proto: offset(btf, fl, ['__fl_common', 'flowic_proto'], 1),
+        saddr: offset(btf, fl, ['saddr'], 4),
+        daddr: offset(btf, fl, ['daddr'], 4),
+        uli: offset(btf, fl, ['uli'], 4),
+      },
+      nhc: {
+        dev: offset(btf, nhc, ['nhc_dev'], 8),
+        gwFamily: offset(btf, nhc, ['nhc_gw_family'], 1),
+        gw: offset(btf, nhc, ['nhc_gw'], 16),
+      },
+    };
+  } catch (err) {
+    if (err instanceof UnsupportedError) return undefined;
+    throw err;
+  }
 }

@@ -46,7 +46,7 @@ import type { KernelLayout } from './kernel-layout.js';
 import { filterNeedsPorts, type FlowFilter, type Prefix } from './filter.js';
 
 /** What an event record says happened (u32 `kind`). */
-export const EVENT_KIND = { receive: 1, transmit: 2, drop: 3, consume: 4, icmp: 5 } as const;
+export const EVENT_KIND = { receive: 1, transmit: 2, drop: 3, consume: 4, icmp: 5, fib: 6 } as const;
 export type EventKindName = keyof typeof EVENT_KIND;
 
 /**
@@ -178,7 +178,7 @@ function matchPrefix(p: Prefix, off: number, fail: string): Item[] {
  * is in R9. Falls through on a match, jumps to `fail` otherwise. Clobbers
  * R1-R5; reads the ports into fp+ports when the filter needs them.
  */
-function matchFlow(f: FlowFilter, hdr: number, ports: number, id: string, fail: string): Item[] {
+function matchFlow(f: FlowFilter, hdr: number, ports: number, id: string, fail: string, portsInCopy = false): Item[] {
   const out: Item[] = [];
   const v4 = `${id}_v4`;
   const v6 = `${id}_v6`;
@@ -215,7 +215,10 @@ function matchFlow(f: FlowFilter, hdr: number, ports: number, id: string, fail: 
       out.push(ja(ok));
     }
   }
-  if (needPorts) {
+  if (needPorts && portsInCopy) {
+    // the ports follow a 20-byte header in the copy itself (the FIB program's synthetic header)
+    out.push(label(l4), ldx('H', R.R4, R.R10, hdr + 20), ldx('H', R.R5, R.R10, hdr + 22));
+  } else if (needPorts) {
     out.push(
       label(l4),
       movReg(R.R3, R.R9),
@@ -327,6 +330,119 @@ function matchIcmpQuote(f: FlowFilter, fail: string): Item[] {
   return out;
 }
 
+/** Writes the record at fp+REC to the ring buffer, or counts it in `lost`; ends at label `sent`. */
+function sendRecord(maps: ProgramMaps): Item[] {
+  return [
+    ...ldMapFd(R.R1, maps.events),
+    movReg(R.R2, R.R10),
+    alu64Imm('ADD', R.R2, FP_REC),
+    movImm(R.R3, REC.SIZE),
+    movImm(R.R4, BPF_RB_NO_WAKEUP), // user space drains on a timer: no wakeup per event
+    call(BPF_FUNC.ringbuf_output),
+    jmpImm('JEQ', R.R0, 0, 'sent'),
+    // no room: count it
+    st('W', R.R10, FP_VAL, 0),
+    ...ldMapFd(R.R1, maps.lost),
+    movReg(R.R2, R.R10),
+    alu64Imm('ADD', R.R2, FP_VAL),
+    call(BPF_FUNC.map_lookup_elem),
+    jmpImm('JEQ', R.R0, 0, 'sent'),
+    movImm(R.R1, 1),
+    atomicAdd('DW', R.R0, 0, R.R1),
+    label('sent'),
+  ];
+}
+
+/** Where the FIB program reads struct flowi4 and struct fib_nh_common (from BTF). */
+export interface FibLayout {
+  readonly flowi4: { readonly oif: number; readonly iif: number; readonly mark: number; readonly proto: number; readonly saddr: number; readonly daddr: number; readonly uli: number };
+  readonly nhc: { readonly dev: number; readonly gwFamily: number; readonly gw: number };
+}
+
+/** The FIB record's extra fields, inside the header area after the 24-byte synthetic header. */
+export const FIB_REC = { OIF: REC.HEADER + 32, IIF: REC.HEADER + 36, GW: REC.HEADER + 40, GW_FAMILY: REC.HEADER + 56 } as const;
+
+/**
+ * fib:fib_table_lookup(u32 tb_id, const struct flowi4 *flp, const struct
+ * fib_nh_common *nhc, int err) (include/trace/events/fib.h): an IPv4 route
+ * lookup. No skb: the flow is rebuilt as a 20-byte IPv4 header plus ports
+ * (flowi4.uli.ports is dport then sport) and filtered like a packet. The
+ * (input lookups leave protocol and ports 0: then only the addresses are
+ * compared). The record carries the table in `reason`, err in `location`, the result's
+ * device (nhc->nhc_dev) as the event's device, and oif, iif and the gateway
+ * after the synthetic header.
+ */
+export function buildFibProgram(f: FlowFilter, layout: KernelLayout, fib: FibLayout, maps: ProgramMaps): Item[] {
+  const hdr = FP_REC + REC.HEADER;
+  const p: Item[] = [movReg(R.R6, R.R1), ldx('DW', R.R7, R.R6, 8), jmpImm('JEQ', R.R7, 0, 'out')];
+  for (let off = 0; off < REC.SIZE; off += 8) p.push(st('DW', R.R10, FP_REC + off, 0));
+  p.push(
+    st('B', R.R10, hdr, 0x45), // version 4, ihl 5
+    st('B', R.R10, hdr + 3, 24), // total length 24: the header and the ports
+    ...probeRead(hdr + 9, 1, R.R7, fib.flowi4.proto),
+    ...probeRead(hdr + 12, 4, R.R7, fib.flowi4.saddr),
+    ...probeRead(hdr + 16, 4, R.R7, fib.flowi4.daddr),
+    ...probeRead(FP_TMP, 4, R.R7, fib.flowi4.uli),
+    ldx('H', R.R1, R.R10, FP_TMP + 2),
+    stx('H', R.R10, hdr + 20, R.R1), // sport
+    ldx('H', R.R1, R.R10, FP_TMP),
+    stx('H', R.R10, hdr + 22, R.R1), // dport
+    movReg(R.R9, R.R7),
+  );
+  if (f.proto !== undefined || filterNeedsPorts(f)) {
+    // input-route lookups (ip_route_input_slow) fill neither protocol nor ports: with
+    // flowi4_proto 0 only the addresses are compared
+    const { proto: _p, sport: _s, dport: _d, port: _a, ...addressesOnly } = f;
+    p.push(
+      ldx('B', R.R1, R.R10, hdr + 9),
+      jmpImm('JEQ', R.R1, 0, 'f_noproto'),
+      ...matchFlow(f, hdr, FP_PORTS, 'f', 'out', true),
+      ja('f_matched'),
+      label('f_noproto'),
+      ...matchFlow(addressesOnly, hdr, FP_PORTS, 'fa', 'out', true),
+      label('f_matched'),
+    );
+  } else {
+    p.push(...matchFlow(f, hdr, FP_PORTS, 'f', 'out', true));
+  }
+  p.push(
+    st('W', R.R10, FP_REC + REC.KIND, EVENT_KIND.fib),
+    call(BPF_FUNC.ktime_get_ns),
+    stx('DW', R.R10, FP_REC + REC.TIME, R.R0),
+    ldx('DW', R.R1, R.R6, 0),
+    stx('W', R.R10, FP_REC + REC.REASON, R.R1), // tb_id
+    ldx('DW', R.R1, R.R6, 24),
+    stx('W', R.R10, FP_REC + REC.LOCATION, R.R1), // err (an int)
+    call(BPF_FUNC.get_smp_processor_id),
+    stx('W', R.R10, FP_REC + REC.CPU, R.R0),
+    ...probeRead(FP_REC + REC.MARK, 4, R.R7, fib.flowi4.mark),
+    ...probeRead(FP_REC + FIB_REC.OIF, 4, R.R7, fib.flowi4.oif),
+    ...probeRead(FP_REC + FIB_REC.IIF, 4, R.R7, fib.flowi4.iif),
+    ldx('DW', R.R8, R.R6, 16), // nhc, NULL when the lookup failed
+    jmpImm('JEQ', R.R8, 0, 'send'),
+    ...probeRead(FP_REC + FIB_REC.GW_FAMILY, 1, R.R8, fib.nhc.gwFamily),
+    ...probeRead(FP_REC + FIB_REC.GW, 16, R.R8, fib.nhc.gw),
+    ...probeRead(FP_TMP, 8, R.R8, fib.nhc.dev),
+    ldx('DW', R.R9, R.R10, FP_TMP),
+    jmpImm('JEQ', R.R9, 0, 'send'),
+    ...probeRead(FP_REC + REC.IFINDEX, 4, R.R9, layout.netDevice.ifindex),
+    ...probeRead(FP_REC + REC.DEV, 16, R.R9, layout.netDevice.name),
+    ...probeRead(FP_TMP, 8, R.R9, layout.netDevice.ndNet),
+    ldx('DW', R.R9, R.R10, FP_TMP),
+    jmpImm('JEQ', R.R9, 0, 'send'),
+    ...probeRead(FP_REC + REC.NETNS, 4, R.R9, layout.netInum),
+    label('send'),
+    ...sendRecord(maps),
+    label('out'),
+    movImm(R.R0, 0),
+    exit(),
+  );
+  return p;
+}
+
+/** The FIB hook: attached when the filter can match IPv4 (fib6 lookups are not traced). */
+export const FIB_HOOK = { tracepoint: 'fib_table_lookup', args: 4 } as const;
+
 /** Generates the program for one hook. */
 export function buildHookProgram(hook: HookSpec, f: FlowFilter, layout: KernelLayout, maps: ProgramMaps): Item[] {
   const p: Item[] = [];
@@ -428,23 +544,7 @@ export function buildHookProgram(hook: HookSpec, f: FlowFilter, layout: KernelLa
     jmpImm('JEQ', R.R9, 0, 'send'),
     ...probeRead(FP_REC + REC.NETNS, 4, R.R9, layout.netInum),
     label('send'),
-    ...ldMapFd(R.R1, maps.events),
-    movReg(R.R2, R.R10),
-    alu64Imm('ADD', R.R2, FP_REC),
-    movImm(R.R3, REC.SIZE),
-    movImm(R.R4, BPF_RB_NO_WAKEUP), // user space drains on a timer: no wakeup per event
-    call(BPF_FUNC.ringbuf_output),
-    jmpImm('JEQ', R.R0, 0, 'sent'),
-    // no room: count it
-    st('W', R.R10, FP_VAL, 0),
-    ...ldMapFd(R.R1, maps.lost),
-    movReg(R.R2, R.R10),
-    alu64Imm('ADD', R.R2, FP_VAL),
-    call(BPF_FUNC.map_lookup_elem),
-    jmpImm('JEQ', R.R0, 0, 'sent'),
-    movImm(R.R1, 1),
-    atomicAdd('DW', R.R0, 0, R.R1),
-    label('sent'),
+    ...sendRecord(maps),
   );
   if (hook.kind === 'drop' || hook.kind === 'consume') {
     p.push(...ldMapFd(R.R1, maps.followed), movReg(R.R2, R.R10), alu64Imm('ADD', R.R2, FP_KEY), call(BPF_FUNC.map_delete_elem));

@@ -4,7 +4,15 @@
  * ICMP error joins the packet it quotes), and renders as one text line or
  * one JSON object. The summary counts drops by (reason, location).
  */
+import { constants } from 'node:os';
 import type { FlowSummary, TraceEvent } from './event.js';
+
+const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v, k]));
+
+/** -101 → "ENETUNREACH" (fib_table_lookup returns a negative errno; -EAGAIN means "try the next rule"). */
+export function errnoText(err: number): string {
+  return ERRNO_NAMES.get(-err) ?? String(err);
+}
 
 const PROTO_NAMES: Readonly<Record<number, string>> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmpv6', 132: 'sctp', 4: 'ipip', 41: 'ipv6' };
 
@@ -16,14 +24,29 @@ function flowKey(f: FlowSummary): string {
   return `${f.src}|${f.dst}|${f.proto}|${f.sport ?? ''}|${f.dport ?? ''}|${f.ipId ?? ''}`;
 }
 
+function fiveTuple(f: FlowSummary): string {
+  return `${f.src}|${f.dst}|${f.proto}|${f.sport ?? ''}|${f.dport ?? ''}`;
+}
+
 /** Assigns packet numbers. */
 export class Timeline {
   private next = 1;
   private readonly bySkb = new Map<bigint, number>();
   private readonly byFlow = new Map<string, number>();
+  /** 5-tuple → the packet of that flow being handled now (seen, not yet freed). */
+  private readonly inFlight = new Map<string, number>();
+  /** src|dst → the same, for lookups that carry no protocol (input routes). */
+  private readonly inFlightAddr = new Map<string, number>();
 
   /** The packet number of `e`; call once per event, in arrival order. */
   assign(e: TraceEvent): number {
+    if (e.event === 'fib') {
+      // a route lookup has no skb: it belongs to the packet of its flow in flight (a router's
+      // input lookup); a sender looks up before the packet exists, so that lookup starts a number
+      const f = e.flow;
+      const id = !f ? undefined : f.proto === 0 ? this.inFlightAddr.get(`${f.src}|${f.dst}`) : this.inFlight.get(fiveTuple(f));
+      return id ?? this.next++;
+    }
     if (e.event === 'icmp') {
       const id = e.flow ? this.byFlow.get(flowKey(e.flow)) : undefined;
       return id ?? this.next++;
@@ -36,6 +59,17 @@ export class Timeline {
     if (e.flow) {
       this.byFlow.set(flowKey(e.flow), id);
       if (this.byFlow.size > 65536) this.byFlow.delete(this.byFlow.keys().next().value!);
+      const five = fiveTuple(e.flow);
+      const addr = `${e.flow.src}|${e.flow.dst}`;
+      if (e.event === 'drop' || e.event === 'consume') {
+        if (this.inFlight.get(five) === id) this.inFlight.delete(five);
+        if (this.inFlightAddr.get(addr) === id) this.inFlightAddr.delete(addr);
+      } else {
+        this.inFlight.set(five, id);
+        this.inFlightAddr.set(addr, id);
+        if (this.inFlight.size > 65536) this.inFlight.delete(this.inFlight.keys().next().value!);
+        if (this.inFlightAddr.size > 65536) this.inFlightAddr.delete(this.inFlightAddr.keys().next().value!);
+      }
     }
     if (e.event === 'drop' || e.event === 'consume') this.bySkb.delete(e.skb);
     return id;
@@ -64,7 +98,8 @@ export class Clock {
 function flowText(f: FlowSummary | undefined): string {
   if (!f) return '(not IP)';
   const host = (a: string, p: number | undefined) => (p === undefined ? a : f.family === 6 ? `[${a}]:${p}` : `${a}:${p}`);
-  return `${host(f.src, f.sport)} > ${host(f.dst, f.dport)} ${protoName(f.proto)}`;
+  // protocol 0: a route lookup that did not say (input routes)
+  return `${host(f.src, f.sport)} > ${host(f.dst, f.dport)}${f.proto === 0 ? '' : ` ${protoName(f.proto)}`}`;
 }
 
 /** One text line, pwru-like: packet, time, netns, device, event, details, and the drop marked. */
@@ -82,6 +117,11 @@ export function renderText(e: TraceEvent, packet: number, clock: Clock): string 
     }
     case 'consume':
       return `${head} len ${String(e.len).padEnd(5)} ${flowText(e.flow)}  consumed at ${e.location ?? '?'}`;
+    case 'fib': {
+      const r = e.fib;
+      const result = !r ? '?' : r.err === 0 ? `-> ${dev}${r.gateway ? ` via ${r.gateway}` : ''}` : `err ${errnoText(r.err)}`;
+      return `${head} table ${r?.table ?? '?'}  ${flowText(e.flow)}  ${result}${r?.iif ? ` iif ${r.iif}` : ''}${r?.oif ? ` oif ${r.oif}` : ''}`;
+    }
     default:
       return `${head} len ${String(e.len).padEnd(5)} ${flowText(e.flow)}${e.mark ? ` mark 0x${e.mark.toString(16)}` : ''}`;
   }
@@ -112,6 +152,13 @@ export function renderJson(e: TraceEvent, packet: number, clock: Clock): Record<
   if (e.reason !== undefined) o.reason = e.reason;
   if (e.reasonCode !== undefined) o.reason_code = e.reasonCode;
   if (e.location !== undefined) o.location = e.location;
+  if (e.fib) {
+    o.table = e.fib.table;
+    o.result = e.fib.err === 0 ? 'ok' : errnoText(e.fib.err);
+    o.iif = e.fib.iif;
+    o.oif = e.fib.oif;
+    if (e.fib.gateway !== undefined) o.gateway = e.fib.gateway;
+  }
   if (e.icmp) {
     o.type = e.icmp.type;
     o.code = e.icmp.code;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ConfigError } from '../../../src/errors.js';
 import { describeFilter, parseFilter, parsePrefix } from '../../../src/trace/filter.js';
-import { HOOKS, buildHookProgram } from '../../../src/trace/program.js';
+import { HOOKS, buildFibProgram, buildHookProgram, type FibLayout } from '../../../src/trace/program.js';
 import type { KernelLayout } from '../../../src/trace/kernel-layout.js';
 import { BPF_FUNC, assemble, decodeInsns } from '../../../src/wire/bpf-insn.js';
 
@@ -18,6 +18,7 @@ const LAYOUT: KernelLayout = {
   netInum: 176,
 };
 const MAPS = { events: 5, followed: 6, lost: 7 };
+const FIB: FibLayout = { flowi4: { oif: 0, iif: 4, mark: 12, proto: 18, saddr: 40, daddr: 44, uli: 48 }, nhc: { dev: 0, gwFamily: 22, gw: 32 } };
 
 test('prefixes: host bits cleared, lengths checked', () => {
   assert.deepEqual(parsePrefix('203.0.113.77/24')!.bytes, Uint8Array.of(203, 0, 113, 0));
@@ -92,6 +93,7 @@ test('every filter shape assembles for every hook', () => {
           assert.equal(bytes.length % 8, 0);
           assert.ok(bytes.length / 8 < 4096, 'under BPF_MAXINSNS');
         }
+        if (f.family !== 6) assert.ok(assemble(buildFibProgram(f, LAYOUT, FIB, MAPS)).length > 0);
       },
     ),
     { numRuns: 60 },

@@ -40,6 +40,18 @@ test('one skb is one packet until it is freed; the ICMP error joins its quote', 
   assert.deepEqual([rx, icmp, drop, reused].map((e) => t.assign(e)), [1, 1, 1, 2]);
 });
 
+test('a route lookup joins the packet of its flow in flight; a sender\'s lookup before the packet starts its own number', () => {
+  const t = new Timeline();
+  const lookup = (proto: number): TraceEvent => ({ ...base, event: 'fib', skb: 0n, flow: { family: 4, src: flow.src, dst: flow.dst, proto }, fib: { table: 254, err: 0, oif: 0, iif: 2 } });
+  assert.equal(t.assign(lookup(17)), 1); // before any packet
+  assert.equal(t.assign({ ...base, event: 'receive', skb: 5n, flow }), 2);
+  assert.equal(t.assign(lookup(0)), 2); // input route: addresses only
+  assert.equal(t.assign({ ...base, event: 'drop', skb: 5n, flow, reason: 'X' }), 2);
+  assert.equal(t.assign(lookup(0)), 3); // the packet is gone
+  const line = renderText({ ...lookup(0), fib: { table: 254, err: -101, oif: 0, iif: 2 } }, 3, new Clock(0, 0n));
+  assert.match(line, /fib +table 254 +198\.51\.100\.1 > 203\.0\.113\.9 +err ENETUNREACH iif 2$/);
+});
+
 test('text marks the drop; JSON carries the documented fields', () => {
   const clock = new Clock(0, 0n);
   const drop: TraceEvent = { ...base, event: 'drop', skb: 1n, flow, reason: 'PKT_TOO_BIG', reasonCode: 93, location: 'ip_forward+0x2c0' };

@@ -75,6 +75,11 @@ export interface TraceEventJson {
   type?: number;
   code?: number;
   mtu?: number;
+  table?: number;
+  result?: string;
+  iif?: number;
+  oif?: number;
+  gateway?: string;
   unfiltered?: boolean;
   drops?: { reason: string; location: string; count: number }[];
   lost?: number;
