@@ -12,8 +12,8 @@ import { BPF_MAP_TYPE, BPF_PROG_TYPE, mapCreate, mapLookup, objId, progLoad, raw
 import { CAP, hasCapability } from '../sys/capabilities.js';
 import { close as closeFd } from '../sys/libc.js';
 import { BpfRingBuffer } from '../net/bpf-ring-buffer.js';
-import { dropReasons, fibLayout, kernelLayout, type DropReasons, type KernelLayout } from './kernel-layout.js';
-import { buildFibProgram, buildHookProgram, FIB_HOOK, HOOKS, type HookSpec } from './program.js';
+import { dropReasons, fib6Layout, fibLayout, kernelLayout, type DropReasons, type KernelLayout } from './kernel-layout.js';
+import { buildFib6Program, buildFibProgram, buildHookProgram, FIB6_HOOK, FIB_HOOK, HOOKS, type HookSpec } from './program.js';
 import { decodeEventRecord, type Symbolize, type TraceEvent } from './event.js';
 import type { FlowFilter } from './filter.js';
 
@@ -43,7 +43,7 @@ export interface BpfTracerOptions {
   readonly btfPath?: string;
   /** Hooks to attach; default all. */
   readonly hooks?: readonly HookSpec[];
-  /** Also trace IPv4 FIB lookups (default: when the filter can match IPv4). */
+  /** Also trace FIB lookups (default: yes; IPv4 when the filter can match IPv4, IPv6 when it can match IPv6). */
   readonly fib?: boolean;
 }
 
@@ -58,8 +58,8 @@ export class BpfTracer {
   readonly layout: KernelLayout;
   readonly reasons: DropReasons;
   readonly ids: BpfObjectIds;
-  /** Whether IPv4 FIB lookups are traced. */
-  readonly fib: boolean;
+  /** Which families' FIB lookups are traced. */
+  readonly fib: readonly (4 | 6)[];
   private readonly ring: BpfRingBuffer;
   private readonly fds: number[] = []; // links first, then programs, then maps: closed in this order
   private readonly lostFd: number;
@@ -89,14 +89,16 @@ export class BpfTracer {
       mapIds.push(objId(lost));
       this.lostFd = lost;
       const maps = { events: ring.fd, followed, lost };
-      const wantFib = opts.fib ?? opts.filter.family !== 6;
-      const fib = wantFib ? fibLayout(btf) : undefined;
+      const wantFib = opts.fib ?? true;
+      const fib = wantFib && opts.filter.family !== 6 ? fibLayout(btf) : undefined;
+      const fib6 = wantFib && opts.filter.family !== 4 ? fib6Layout(btf) : undefined;
       const programs: { tracepoint: string; insns: Uint8Array }[] = (opts.hooks ?? HOOKS).map((hook) => ({
         tracepoint: hook.tracepoint,
         insns: assemble(buildHookProgram(hook, opts.filter, this.layout, maps)),
       }));
       if (fib) programs.push({ tracepoint: FIB_HOOK.tracepoint, insns: assemble(buildFibProgram(opts.filter, this.layout, fib, maps)) });
-      this.fib = fib !== undefined;
+      if (fib6) programs.push({ tracepoint: FIB6_HOOK.tracepoint, insns: assemble(buildFib6Program(opts.filter, this.layout, fib6, maps)) });
+      this.fib = [...(fib ? [4 as const] : []), ...(fib6 ? [6 as const] : [])];
       for (const hook of programs) {
         const insns = hook.insns;
         const prog = progLoad({ type: BPF_PROG_TYPE.RAW_TRACEPOINT, insns, license: 'GPL', name: `pg_${hook.tracepoint}` });

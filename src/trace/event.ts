@@ -47,6 +47,14 @@ export interface TraceEvent {
 
 export type Symbolize = (address: bigint) => string;
 
+/**
+ * RTN_* route types of an IPv6 result that mean "no way through", as the
+ * errno ip6_pol_route's callers turn them into (RTN_UNREACHABLE 7 ->
+ * ENETUNREACH, RTN_BLACKHOLE 6 -> EINVAL, RTN_PROHIBIT 8 -> EACCES,
+ * RTN_THROW 9 -> EAGAIN: try the next rule).
+ */
+const RTN_RESULT: Readonly<Record<number, number>> = { 6: -22, 7: -101, 8: -13, 9: -11 };
+
 const KIND_NAMES = new Map<number, EventKindName>(Object.entries(EVENT_KIND).map(([k, v]) => [v, k as EventKindName]));
 
 function cString(b: Uint8Array): string {
@@ -95,6 +103,19 @@ export function icmpErrorOf(bytes: Uint8Array): { type: number; code: number; mt
   return { type, code, ...(mtu !== undefined ? { mtu } : {}), src: outer.src, dst: outer.dst, ...(quoted ? { quoted } : {}) };
 }
 
+/**
+ * The flow of a FIB record's synthetic header (program.ts): fixed offsets,
+ * no decoder, because protocol 0 (an input-route lookup) would read as an
+ * IPv6 hop-by-hop header to one.
+ */
+function syntheticFlow(h: Uint8Array): FlowSummary | undefined {
+  const version = h[0]! >> 4;
+  if (version !== 4 && version !== 6) return undefined;
+  const [proto, src, dst, ports] = version === 4 ? [h[9]!, h.subarray(12, 16), h.subarray(16, 20), 20] : [h[6]!, h.subarray(8, 24), h.subarray(24, 40), 40];
+  const p = portsOf(proto, h.subarray(ports, ports + 4));
+  return { family: version, src: formatAddress(src), dst: formatAddress(dst), proto, ...p };
+}
+
 /** Decodes one ring-buffer record. */
 export function decodeEventRecord(rec: Uint8Array, reasons: DropReasons, symbolize: Symbolize): TraceEvent | undefined {
   if (rec.byteLength < REC.SIZE) return undefined;
@@ -124,21 +145,24 @@ export function decodeEventRecord(rec: Uint8Array, reasons: DropReasons, symboli
     const { quoted, ...icmp } = e;
     return { ...base, ...(quoted ? { flow: quoted } : {}), icmp };
   }
-  const flow = flowOf(header);
   if (kind === 'fib') {
+    const flow = syntheticFlow(header);
     const gwFamily = rec[FIB_REC.GW_FAMILY]!; // AF_INET 2, AF_INET6 10
     const gw = gwFamily === 2 ? formatAddress(rec.subarray(FIB_REC.GW, FIB_REC.GW + 4)) : gwFamily === 10 ? formatAddress(rec.subarray(FIB_REC.GW, FIB_REC.GW + 16)) : undefined;
+    // IPv4 records carry fib_table_lookup's err; IPv6 ones the route type of the result (include/uapi/linux/rtnetlink.h)
+    const v6 = flow?.family === 6;
+    const rtnType = rec[FIB_REC.RTN_TYPE]!;
+    const err = v6 ? RTN_RESULT[rtnType] ?? 0 : v.getInt32(REC.LOCATION, true);
     const fib = {
       table: v.getUint32(REC.REASON, true),
-      err: v.getInt32(REC.LOCATION, true),
+      err,
       oif: v.getInt32(FIB_REC.OIF, true),
       iif: v.getInt32(FIB_REC.IIF, true),
-      ...(gw !== undefined ? { gateway: gw } : {}),
+      ...(gw !== undefined && !/^(0\.0\.0\.0|::)$/.test(gw) ? { gateway: gw } : {}),
     };
-    if (!flow) return { ...base, fib };
-    const { ipId: _synthetic, ...five } = flow; // the synthetic header has no identification
-    return { ...base, flow: five, fib };
+    return flow ? { ...base, flow, fib } : { ...base, fib };
   }
+  const flow = flowOf(header);
   if (kind === 'drop') {
     const code = v.getUint32(REC.REASON, true);
     return { ...base, ...(flow ? { flow } : {}), reason: reasons.get(code) ?? `REASON_${code}`, reasonCode: code, ...where };

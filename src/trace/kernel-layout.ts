@@ -5,7 +5,7 @@
  * rearranged and enum skb_drop_reason renumbered between kernel versions.
  */
 import { BTF_KIND, type Btf, type BtfType } from '../wire/btf.js';
-import type { FibLayout } from './program.js';
+import type { Fib6Layout, FibLayout } from './program.js';
 import { UnsupportedError } from '../errors.js';
 
 /** Byte offsets and sizes of the fields the BPF programs read. */
@@ -118,6 +118,39 @@ export function fibLayout(btf: Btf): FibLayout | undefined {
         daddr: offset(btf, fl, ['daddr'], 4),
         uli: offset(btf, fl, ['uli'], 4),
       },
+      nhc: {
+        dev: offset(btf, nhc, ['nhc_dev'], 8),
+        gwFamily: offset(btf, nhc, ['nhc_gw_family'], 1),
+        gw: offset(btf, nhc, ['nhc_gw'], 16),
+      },
+    };
+  } catch (err) {
+    if (err instanceof UnsupportedError) return undefined;
+    throw err;
+  }
+}
+
+/** struct flowi6, fib6_result, fib6_table and fib6_nh for the IPv6 FIB program; undefined when absent. */
+export function fib6Layout(btf: Btf): Fib6Layout | undefined {
+  try {
+    const fl = struct(btf, 'flowi6');
+    const res = struct(btf, 'fib6_result');
+    const table = struct(btf, 'fib6_table');
+    const nh = struct(btf, 'fib6_nh');
+    const nhc = struct(btf, 'fib_nh_common');
+    if (offset(btf, nh, ['nh_common']) !== 0) return undefined; // fib6_nh must start with its fib_nh_common
+    return {
+      flowi6: {
+        oif: offset(btf, fl, ['__fl_common', 'flowic_oif'], 4),
+        iif: offset(btf, fl, ['__fl_common', 'flowic_iif'], 4),
+        mark: offset(btf, fl, ['__fl_common', 'flowic_mark'], 4),
+        proto: offset(btf, fl, ['__fl_common', 'flowic_proto'], 1),
+        saddr: offset(btf, fl, ['saddr'], 16),
+        daddr: offset(btf, fl, ['daddr'], 16),
+        uli: offset(btf, fl, ['uli'], 4),
+      },
+      res: { nh: offset(btf, res, ['nh'], 8), type: offset(btf, res, ['fib6_type'], 1) },
+      tableId: offset(btf, table, ['tb6_id'], 4),
       nhc: {
         dev: offset(btf, nhc, ['nhc_dev'], 8),
         gwFamily: offset(btf, nhc, ['nhc_gw_family'], 1),

@@ -216,8 +216,8 @@ function matchFlow(f: FlowFilter, hdr: number, ports: number, id: string, fail: 
     }
   }
   if (needPorts && portsInCopy) {
-    // the ports follow a 20-byte header in the copy itself (the FIB program's synthetic header)
-    out.push(label(l4), ldx('H', R.R4, R.R10, hdr + 20), ldx('H', R.R5, R.R10, hdr + 22));
+    // the FIB programs put the flow's ports at fp+ports themselves
+    out.push(label(l4), ldx('H', R.R4, R.R10, ports), ldx('H', R.R5, R.R10, ports + 2));
   } else if (needPorts) {
     out.push(
       label(l4),
@@ -230,6 +230,8 @@ function matchFlow(f: FlowFilter, hdr: number, ports: number, id: string, fail: 
       ldx('H', R.R4, R.R10, ports), // source port, network order
       ldx('H', R.R5, R.R10, ports + 2), // destination port
     );
+  }
+  if (needPorts) {
     if (f.sport !== undefined) out.push(jmpImm('JNE', R.R4, htons(f.sport), fail));
     if (f.dport !== undefined) out.push(jmpImm('JNE', R.R5, htons(f.dport), fail));
     if (f.port !== undefined) out.push(jmpImm('JEQ', R.R4, htons(f.port), ok), jmpImm('JNE', R.R5, htons(f.port), fail));
@@ -359,8 +361,17 @@ export interface FibLayout {
   readonly nhc: { readonly dev: number; readonly gwFamily: number; readonly gw: number };
 }
 
-/** The FIB record's extra fields, inside the header area after the 24-byte synthetic header. */
-export const FIB_REC = { OIF: REC.HEADER + 32, IIF: REC.HEADER + 36, GW: REC.HEADER + 40, GW_FAMILY: REC.HEADER + 56 } as const;
+/** The FIB record's extra fields, inside the header area after the synthetic header (24 bytes for IPv4, 44 for IPv6). */
+export const FIB_REC = { OIF: REC.HEADER + 64, IIF: REC.HEADER + 68, GW: REC.HEADER + 72, GW_FAMILY: REC.HEADER + 88, RTN_TYPE: REC.HEADER + 89 } as const;
+
+/** Where the IPv6 FIB program reads struct flowi6, fib6_result, fib6_table (from BTF). */
+export interface Fib6Layout {
+  readonly flowi6: { readonly oif: number; readonly iif: number; readonly mark: number; readonly proto: number; readonly saddr: number; readonly daddr: number; readonly uli: number };
+  readonly res: { readonly nh: number; readonly type: number };
+  readonly tableId: number;
+  /** fib6_nh starts with its fib_nh_common: these are offsets inside it. */
+  readonly nhc: FibLayout['nhc'];
+}
 
 /**
  * fib:fib_table_lookup(u32 tb_id, const struct flowi4 *flp, const struct
@@ -383,28 +394,10 @@ export function buildFibProgram(f: FlowFilter, layout: KernelLayout, fib: FibLay
     ...probeRead(hdr + 12, 4, R.R7, fib.flowi4.saddr),
     ...probeRead(hdr + 16, 4, R.R7, fib.flowi4.daddr),
     ...probeRead(FP_TMP, 4, R.R7, fib.flowi4.uli),
-    ldx('H', R.R1, R.R10, FP_TMP + 2),
-    stx('H', R.R10, hdr + 20, R.R1), // sport
-    ldx('H', R.R1, R.R10, FP_TMP),
-    stx('H', R.R10, hdr + 22, R.R1), // dport
+    ...fibPorts(hdr + 20),
     movReg(R.R9, R.R7),
   );
-  if (f.proto !== undefined || filterNeedsPorts(f)) {
-    // input-route lookups (ip_route_input_slow) fill neither protocol nor ports: with
-    // flowi4_proto 0 only the addresses are compared
-    const { proto: _p, sport: _s, dport: _d, port: _a, ...addressesOnly } = f;
-    p.push(
-      ldx('B', R.R1, R.R10, hdr + 9),
-      jmpImm('JEQ', R.R1, 0, 'f_noproto'),
-      ...matchFlow(f, hdr, FP_PORTS, 'f', 'out', true),
-      ja('f_matched'),
-      label('f_noproto'),
-      ...matchFlow(addressesOnly, hdr, FP_PORTS, 'fa', 'out', true),
-      label('f_matched'),
-    );
-  } else {
-    p.push(...matchFlow(f, hdr, FP_PORTS, 'f', 'out', true));
-  }
+  p.push(...fibMatch(f, hdr, hdr + 9));
   p.push(
     st('W', R.R10, FP_REC + REC.KIND, EVENT_KIND.fib),
     call(BPF_FUNC.ktime_get_ns),
@@ -413,16 +406,55 @@ export function buildFibProgram(f: FlowFilter, layout: KernelLayout, fib: FibLay
     stx('W', R.R10, FP_REC + REC.REASON, R.R1), // tb_id
     ldx('DW', R.R1, R.R6, 24),
     stx('W', R.R10, FP_REC + REC.LOCATION, R.R1), // err (an int)
-    call(BPF_FUNC.get_smp_processor_id),
-    stx('W', R.R10, FP_REC + REC.CPU, R.R0),
     ...probeRead(FP_REC + REC.MARK, 4, R.R7, fib.flowi4.mark),
     ...probeRead(FP_REC + FIB_REC.OIF, 4, R.R7, fib.flowi4.oif),
     ...probeRead(FP_REC + FIB_REC.IIF, 4, R.R7, fib.flowi4.iif),
     ldx('DW', R.R8, R.R6, 16), // nhc, NULL when the lookup failed
+    ...fibTail(layout, fib.nhc, maps),
+  );
+  return p;
+}
+
+/** flowi.uli.ports (dport, then sport) from fp+TMP to the record at `at` and to fp+PORTS (sport, dport) for the filter. */
+function fibPorts(at: number): Item[] {
+  return [
+    ldx('H', R.R1, R.R10, FP_TMP + 2),
+    stx('H', R.R10, at, R.R1), // sport
+    stx('H', R.R10, FP_PORTS, R.R1),
+    ldx('H', R.R1, R.R10, FP_TMP),
+    stx('H', R.R10, at + 2, R.R1), // dport
+    stx('H', R.R10, FP_PORTS + 2, R.R1),
+  ];
+}
+
+/**
+ * The filter over a FIB program's synthetic header: input-route lookups fill
+ * neither protocol nor ports, so with protocol 0 only the addresses are
+ * compared. Jumps to `out` on a mismatch.
+ */
+function fibMatch(f: FlowFilter, hdr: number, protoAt: number): Item[] {
+  if (f.proto === undefined && !filterNeedsPorts(f)) return matchFlow(f, hdr, FP_PORTS, 'f', 'out', true);
+  const { proto: _p, sport: _s, dport: _d, port: _a, ...addressesOnly } = f;
+  return [
+    ldx('B', R.R1, R.R10, protoAt), // the protocol byte of the synthetic header
+    jmpImm('JEQ', R.R1, 0, 'f_noproto'),
+    ...matchFlow(f, hdr, FP_PORTS, 'f', 'out', true),
+    ja('f_matched'),
+    label('f_noproto'),
+    ...matchFlow(addressesOnly, hdr, FP_PORTS, 'fa', 'out', true),
+    label('f_matched'),
+  ];
+}
+
+/** Common end of the FIB programs: R8 = struct fib_nh_common * or NULL; the gateway, the device and its namespace, then send. */
+function fibTail(layout: KernelLayout, nhc: FibLayout['nhc'], maps: ProgramMaps): Item[] {
+  return [
+    call(BPF_FUNC.get_smp_processor_id),
+    stx('W', R.R10, FP_REC + REC.CPU, R.R0),
     jmpImm('JEQ', R.R8, 0, 'send'),
-    ...probeRead(FP_REC + FIB_REC.GW_FAMILY, 1, R.R8, fib.nhc.gwFamily),
-    ...probeRead(FP_REC + FIB_REC.GW, 16, R.R8, fib.nhc.gw),
-    ...probeRead(FP_TMP, 8, R.R8, fib.nhc.dev),
+    ...probeRead(FP_REC + FIB_REC.GW_FAMILY, 1, R.R8, nhc.gwFamily),
+    ...probeRead(FP_REC + FIB_REC.GW, 16, R.R8, nhc.gw),
+    ...probeRead(FP_TMP, 8, R.R8, nhc.dev),
     ldx('DW', R.R9, R.R10, FP_TMP),
     jmpImm('JEQ', R.R9, 0, 'send'),
     ...probeRead(FP_REC + REC.IFINDEX, 4, R.R9, layout.netDevice.ifindex),
@@ -436,12 +468,59 @@ export function buildFibProgram(f: FlowFilter, layout: KernelLayout, fib: FibLay
     label('out'),
     movImm(R.R0, 0),
     exit(),
+  ];
+}
+
+/**
+ * fib6:fib6_table_lookup(const struct net *net, const struct fib6_result *res,
+ * struct fib6_table *table, const struct flowi6 *flp)
+ * (include/trace/events/fib6.h): an IPv6 route lookup, handled as the IPv4
+ * one with a synthetic 40-byte IPv6 header. The result is res->fib6_type
+ * (RTN_UNICAST, RTN_UNREACHABLE, ...), recorded after the header; the
+ * next hop is res->nh, whose first member is its fib_nh_common.
+ */
+export function buildFib6Program(f: FlowFilter, layout: KernelLayout, fib: Fib6Layout, maps: ProgramMaps): Item[] {
+  const hdr = FP_REC + REC.HEADER;
+  const p: Item[] = [movReg(R.R6, R.R1), ldx('DW', R.R7, R.R6, 24), jmpImm('JEQ', R.R7, 0, 'out')];
+  for (let off = 0; off < REC.SIZE; off += 8) p.push(st('DW', R.R10, FP_REC + off, 0));
+  p.push(
+    st('B', R.R10, hdr, 0x60), // version 6
+    st('B', R.R10, hdr + 5, 4), // payload length 4: the ports
+    st('DW', R.R10, FP_TMP, 0),
+    ...probeRead(FP_TMP + 7, 1, R.R7, fib.flowi6.proto),
+    ldx('B', R.R1, R.R10, FP_TMP + 7),
+    stx('B', R.R10, hdr + 6, R.R1), // next header
+    ...probeRead(hdr + 8, 16, R.R7, fib.flowi6.saddr),
+    ...probeRead(hdr + 24, 16, R.R7, fib.flowi6.daddr),
+    ...probeRead(FP_TMP, 4, R.R7, fib.flowi6.uli),
+    ...fibPorts(hdr + 40),
+    movReg(R.R9, R.R7),
+    ...fibMatch(f, hdr, hdr + 6),
+    st('W', R.R10, FP_REC + REC.KIND, EVENT_KIND.fib),
+    call(BPF_FUNC.ktime_get_ns),
+    stx('DW', R.R10, FP_REC + REC.TIME, R.R0),
+    ldx('DW', R.R3, R.R6, 16), // table (R3: probeRead sets R1 and R2 before it reads its source)
+    jmpImm('JEQ', R.R3, 0, 'no_table'),
+    ...probeRead(FP_REC + REC.REASON, 4, R.R3, fib.tableId),
+    label('no_table'),
+    ...probeRead(FP_REC + REC.MARK, 4, R.R7, fib.flowi6.mark),
+    ...probeRead(FP_REC + FIB_REC.OIF, 4, R.R7, fib.flowi6.oif),
+    ...probeRead(FP_REC + FIB_REC.IIF, 4, R.R7, fib.flowi6.iif),
+    ldx('DW', R.R8, R.R6, 8), // res
+    st('DW', R.R10, FP_TMP, 0),
+    jmpImm('JEQ', R.R8, 0, 'no_res'),
+    ...probeRead(FP_REC + FIB_REC.RTN_TYPE, 1, R.R8, fib.res.type),
+    ...probeRead(FP_TMP, 8, R.R8, fib.res.nh),
+    label('no_res'),
+    ldx('DW', R.R8, R.R10, FP_TMP), // the fib6_nh, or NULL
+    ...fibTail(layout, fib.nhc, maps),
   );
   return p;
 }
 
-/** The FIB hook: attached when the filter can match IPv4 (fib6 lookups are not traced). */
+/** The FIB hooks: IPv4 when the filter can match IPv4, IPv6 when it can match IPv6. */
 export const FIB_HOOK = { tracepoint: 'fib_table_lookup', args: 4 } as const;
+export const FIB6_HOOK = { tracepoint: 'fib6_table_lookup', args: 4 } as const;
 
 /** Generates the program for one hook. */
 export function buildHookProgram(hook: HookSpec, f: FlowFilter, layout: KernelLayout, maps: ProgramMaps): Item[] {

@@ -1,6 +1,6 @@
 // The PMTU case: a router namespace forwards a DF packet too big for its
 // next link. The trace must show the packet received at the router, its
-// route lookup (IPv4: fib:fib_table_lookup), the
+// route lookup (fib:fib_table_lookup, fib6:fib6_table_lookup), the
 // ICMP error sent because of it (frag-needed with MTU 1400 / packet too big
 // with MTU 1400), and the drop with reason PKT_TOO_BIG in the forwarding
 // path, in the router's namespace; IPv4 and IPv6. Afterwards no program,
@@ -48,13 +48,11 @@ for (const fam of [4, 6] as const) {
         // order: receive, icmp, drop
         const at = (e: TraceEventJson) => events.indexOf(e);
         assert.ok(at(rx) < at(icmp) && at(icmp) < at(drop));
-        if (fam === 4) {
-          // the router's input-route lookup, joined to the packet: main table, out of eth1
-          const fib = events.find((e) => e.event === 'fib' && ofRouter(e) && e.iif === rx.ifindex);
-          assert.ok(fib, 'the FIB lookup at the router');
-          assert.deepEqual([fib.packet, fib.table, fib.result, fib.dev], [drop.packet, 254, 'ok', 'eth1']);
-          assert.ok(at(rx) < at(fib) && at(fib) < at(drop));
-        }
+        // the router's input-route lookup in its main table, joined to the packet, out of eth1
+        const fib = events.find((e) => e.event === 'fib' && ofRouter(e) && e.iif === rx.ifindex && e.table === 254);
+        assert.ok(fib, 'the FIB lookup at the router');
+        assert.deepEqual([fib.packet, fib.result, fib.dev], [drop.packet, 'ok', 'eth1']);
+        assert.ok(at(rx) < at(fib) && at(fib) < at(drop));
         // nothing of another flow
         for (const e of events) if (e.event !== 'icmp') assert.equal(e.dst, dst, JSON.stringify(e));
         assert.deepEqual(leftovers(ids), []);

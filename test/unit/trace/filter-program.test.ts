@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ConfigError } from '../../../src/errors.js';
 import { describeFilter, parseFilter, parsePrefix } from '../../../src/trace/filter.js';
-import { HOOKS, buildFibProgram, buildHookProgram, type FibLayout } from '../../../src/trace/program.js';
+import { HOOKS, buildFib6Program, buildFibProgram, buildHookProgram, type Fib6Layout, type FibLayout } from '../../../src/trace/program.js';
 import type { KernelLayout } from '../../../src/trace/kernel-layout.js';
 import { BPF_FUNC, assemble, decodeInsns } from '../../../src/wire/bpf-insn.js';
 
@@ -19,6 +19,7 @@ const LAYOUT: KernelLayout = {
 };
 const MAPS = { events: 5, followed: 6, lost: 7 };
 const FIB: FibLayout = { flowi4: { oif: 0, iif: 4, mark: 12, proto: 18, saddr: 40, daddr: 44, uli: 48 }, nhc: { dev: 0, gwFamily: 22, gw: 32 } };
+const FIB6: Fib6Layout = { flowi6: { oif: 0, iif: 4, mark: 12, proto: 18, saddr: 56, daddr: 40, uli: 76 }, res: { nh: 0, type: 20 }, tableId: 16, nhc: FIB.nhc };
 
 test('prefixes: host bits cleared, lengths checked', () => {
   assert.deepEqual(parsePrefix('203.0.113.77/24')!.bytes, Uint8Array.of(203, 0, 113, 0));
@@ -58,6 +59,11 @@ test('the destination prefix and port are compared as loaded from the packet', (
   assert.ok(insns.some((i) => i.code === 0x56 && i.imm === 0x007100cb), 'jne32 with the address');
   // port 9 in network order, as a little-endian u16 load yields it: 0x0900
   assert.ok(insns.some((i) => i.code === 0x55 && i.imm === 0x0900), 'jne with the port');
+  // the FIB programs compare the same (a regression: their ports once went unchecked)
+  for (const prog of [buildFibProgram(f, LAYOUT, FIB, MAPS), buildFib6Program(parseFilter({ dst: '2001:db8::9', proto: 'udp', dport: '9' }), LAYOUT, FIB6, MAPS)]) {
+    const fib = decodeInsns(assemble(prog));
+    assert.ok(fib.some((i) => i.code === 0x55 && i.imm === 0x0900), 'FIB: jne with the port');
+  }
 });
 
 test('only drop and consume delete the skb from the followed map', () => {
@@ -94,6 +100,7 @@ test('every filter shape assembles for every hook', () => {
           assert.ok(bytes.length / 8 < 4096, 'under BPF_MAXINSNS');
         }
         if (f.family !== 6) assert.ok(assemble(buildFibProgram(f, LAYOUT, FIB, MAPS)).length > 0);
+        if (f.family !== 4) assert.ok(assemble(buildFib6Program(f, LAYOUT, FIB6, MAPS)).length > 0);
       },
     ),
     { numRuns: 60 },
