@@ -78,8 +78,7 @@ await withLab('trbench', async (lab) => {
   const symbols = loadKallsyms();
   const statsFd = enableRunTimeStats();
   const tracer = new BpfTracer({ filter: parseFilter({ dst: S4 }), symbolize: (a) => symbols.symbolize(a) });
-  // the program fds, for their run statistics: the tracer keeps links, programs, maps in that order
-  const progFds = (tracer as unknown as { fds: number[] }).fds.slice(tracer.ids.links.length, tracer.ids.links.length + tracer.ids.progs.length);
+  const progFds = tracer.progFds;
   const clock = new Clock();
   const timeline = new Timeline();
   let events = 0;

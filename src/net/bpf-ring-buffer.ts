@@ -13,12 +13,12 @@
  * bit 30 BPF_RINGBUF_DISCARD_BIT: skip), u32 page offset, then the data,
  * the whole rounded up to 8 bytes (BPF_RINGBUF_HDR_SZ = 8).
  *
- * The fd is pollable (the kernel wakes a reader when a record is committed
- * while the consumer has caught up, unless the producer passed
- * BPF_RB_NO_WAKEUP); watch() uses that, poll() drains on a timer instead.
+ * The fd is pollable, but the tracer's programs write with BPF_RB_NO_WAKEUP
+ * (a wakeup per record costs more than the record at high rates), so the
+ * reader drains on a timer: poll().
  */
 import { BPF_MAP_TYPE, mapCreate, mmapFd, munmap, type Mapping } from '../sys/bpf.js';
-import { close, watchFd, type FdWatch } from '../sys/libc.js';
+import { close } from '../sys/libc.js';
 
 const PAGE = 4096;
 const BUSY = 0x80000000; // BPF_RINGBUF_BUSY_BIT
@@ -34,7 +34,6 @@ export class BpfRingBuffer {
   private readonly producerPos: BigUint64Array;
   private readonly data: Uint8Array;
   private readonly dataView: DataView;
-  private fdWatch: FdWatch | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -88,12 +87,6 @@ export class BpfRingBuffer {
     return Number(this.producerPos[0]! - this.consumerPos[0]!);
   }
 
-  /** Calls `onReadable` on the event loop whenever records may be waiting. */
-  watch(onReadable: () => void): void {
-    this.fdWatch?.close();
-    this.fdWatch = watchFd(this.fd, onReadable);
-  }
-
   /** Calls `onTick` every `intervalMs` (for producers that write with BPF_RB_NO_WAKEUP). */
   poll(intervalMs: number, onTick: () => void): void {
     if (this.timer) clearInterval(this.timer);
@@ -103,7 +96,6 @@ export class BpfRingBuffer {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.fdWatch?.close();
     if (this.timer) clearInterval(this.timer);
     munmap(this.producer);
     munmap(this.consumer);

@@ -62,6 +62,8 @@ export class BpfTracer {
   readonly fib: readonly (4 | 6)[];
   private readonly ring: BpfRingBuffer;
   private readonly fds: number[] = []; // links first, then programs, then maps: closed in this order
+  /** The programs' descriptors (for run-time statistics: objGetInfo). */
+  readonly progFds: readonly number[];
   private readonly lostFd: number;
   private readonly symbolize: Symbolize;
   private closed = false;
@@ -115,6 +117,7 @@ export class BpfTracer {
     }
     this.ring = ring;
     this.fds.push(...linkFds, ...progFds, ...mapFds);
+    this.progFds = progFds;
     this.ids = { progs: progIds, maps: mapIds, links: linkIds };
   }
 
