@@ -9,6 +9,9 @@ import { readFileSync } from 'node:fs';
 export const CAP = {
   NET_ADMIN: 12, // #define CAP_NET_ADMIN 12
   NET_RAW: 13, // #define CAP_NET_RAW 13
+  SYS_ADMIN: 21, // #define CAP_SYS_ADMIN 21
+  PERFMON: 38, // #define CAP_PERFMON 38
+  BPF: 39, // #define CAP_BPF 39
 } as const;
 
 /** True when the capability is effective; undefined when /proc cannot tell. */

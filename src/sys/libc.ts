@@ -10,7 +10,7 @@
  *
  * The library is loaded on first use, never at import time.
  */
-import koffi from 'koffi';
+import koffi, { type LibraryHandle } from 'koffi';
 import { constants as osConstants } from 'node:os';
 import { SyscallError } from '../errors.js';
 
@@ -84,10 +84,20 @@ interface Libc {
 }
 
 let libc: Libc | undefined;
+let handle: LibraryHandle | undefined;
+
+/**
+ * The loaded libc, for the other sys/ modules that declare their own
+ * functions on it (bpf.ts), so libc is opened once.
+ */
+export function libcHandle(): LibraryHandle {
+  handle ??= koffi.load('libc.so.6');
+  return handle;
+}
 
 function lib(): Libc {
   if (libc) return libc;
-  const l = koffi.load('libc.so.6');
+  const l = libcHandle();
   libc = {
     socket: l.func('int socket(int, int, int)'),
     bind: l.func('int bind(int, const void *, uint32_t)'),
