@@ -14,6 +14,7 @@ import { register as registerRoutes } from './routes.js';
 import { register as registerRealserver } from './realserver.js';
 import { register as registerProbe } from './probe.js';
 import { register as registerDoctor } from './doctor.js';
+import { register as registerTrace } from './trace.js';
 
 
 export function buildProgram(): Command {
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerRealserver(program);
   registerDoctor(program);
   registerProbe(program);
+  registerTrace(program);
   registerDemo(program);
   return program;
 }

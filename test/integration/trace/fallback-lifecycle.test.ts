@@ -14,7 +14,7 @@ import { labUnavailable, withLab } from '../../harness/netns.js';
 import { C4, S4, leftovers, routerLab, startTrace } from './helpers/trace-lab.js';
 
 const skip = labUnavailable();
-const ENTRY = fileURLToPath(new URL('./helpers/cli-entry.js', import.meta.url));
+const ENTRY = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
 const INSTANCES = '/sys/kernel/tracing/instances';
 
 function ourInstances(): string[] {

@@ -56,7 +56,7 @@ export function netnsInode(ns: Netns): number {
   return statSync(ns.path).ino;
 }
 
-const ENTRY = fileURLToPath(new URL('./cli-entry.js', import.meta.url));
+const ENTRY = fileURLToPath(new URL('../../../../src/cli/main.js', import.meta.url));
 
 export interface TraceEventJson {
   event: string;
