@@ -41,6 +41,8 @@ export interface DemoResult {
   readonly runs: readonly DemoRun[];
   readonly ok: boolean;
   readonly bytes: number;
+  /** What `pathguard doctor` said on the node that gets the ICMP, before any relay ran. */
+  readonly doctor?: readonly { readonly id: string; readonly severity: string; readonly title: string }[];
 }
 
 export interface DemoOptions {
@@ -177,6 +179,17 @@ async function once(l: EcmpLab, family: Family, transport: DemoTransport | undef
   }
 }
 
+/** `pathguard doctor --json` inside a node's namespace; its warn and error findings, or undefined when it could not run. */
+async function doctorOn(n: LabNode, bin: string): Promise<DemoResult['doctor']> {
+  try {
+    const r = await n.ns.exec(process.execPath, [bin, 'doctor', '--json', '--vip-networks', `${LAB.vipV4}/32,${LAB.vipV6}/128`], { timeoutMs: 30_000 }).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }));
+    const doc = JSON.parse(r.stdout) as { findings: { id: string; severity: string; title: string }[] };
+    return doc.findings.filter((f) => f.severity !== 'info').map((f) => ({ id: f.id, severity: f.severity, title: f.title }));
+  } catch {
+    return undefined;
+  }
+}
+
 function describeRelayed(relayed: Readonly<Record<string, number>> | undefined): string {
   const who = Object.entries(relayed ?? {}).filter(([, n]) => n > 0);
   if (who.length === 0) return 'no relay counted a relayed message';
@@ -187,12 +200,18 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const lab = new Lab('demo', 'pgd-');
   opts.onLab?.(lab);
   const runs: DemoRun[] = [];
+  let doctor: DemoResult['doctor'];
   try {
     opts.say('Building the lab: client ── r1 ══1400══ ecmp ── LAN ── node-a, node-b, node-c (all hold the VIP).');
     const l = await buildEcmpLab(lab);
     const server = startHttpServer(l.owner, opts.bytes);
     await server.ready;
     opts.say(`The ecmp router sends TCP for the VIP to ${l.owner.name} and ICMP errors to ${l.icmpTarget.name}.`);
+    doctor = await doctorOn(l.icmpTarget, opts.pathguardBin);
+    opts.say('');
+    opts.say(`pathguard doctor on ${l.icmpTarget.name}, before any relay runs:`);
+    for (const f of doctor ?? []) opts.say(`  ${f.severity.padEnd(5)} ${f.id}: ${f.title}`);
+    if (doctor === undefined) opts.say('  (doctor could not run)');
     for (const family of opts.families) {
       const vip = family === 4 ? LAB.vipV4 : LAB.vipV6;
       const icmp = family === 4 ? 'ICMP "fragmentation needed"' : 'ICMPv6 "packet too big"';
@@ -226,6 +245,6 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     opts.say('Tearing the lab down.');
     await lab.teardown();
   }
-  return { runs, ok: runs.length > 0 && runs.every((r) => r.asExpected), bytes: opts.bytes };
+  return { runs, ok: runs.length > 0 && runs.every((r) => r.asExpected), bytes: opts.bytes, ...(doctor ? { doctor } : {}) };
 }
 

@@ -48,6 +48,8 @@ function assertResult(result: DemoResult): void {
     assert.equal(r.asExpected, true, what);
   }
   assert.equal(result.ok, true);
+  // Before any relay runs, the doctor on the node that gets the ICMP names the cause.
+  assert.ok(result.doctor?.some((f) => f.id === 'relay-missing' && f.severity === 'warn'), `doctor: ${JSON.stringify(result.doctor)}`);
 }
 
 test('each transport, IPv4 and IPv6: the owner learns MTU 1400 and the download completes; without the relay it stalls', { skip, timeout: 120_000 }, async () => {
