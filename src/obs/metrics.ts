@@ -71,6 +71,14 @@ function labelObjects(labels: LabelSpec, combos: string[][]): Record<string, str
   return combos.filter((c) => c.length > 0).map((c) => Object.fromEntries(names.map((n, i) => [n, c[i]!])));
 }
 
+/** One sample a scrape-time collector returns. */
+export interface CollectedSample {
+  readonly value: number;
+  readonly labels?: Readonly<Record<string, string | number>>;
+  /** For histograms: `<name>_bucket`, `<name>_sum`, `<name>_count`. */
+  readonly metricName?: string;
+}
+
 export interface MetricsOptions {
   /** Also export the Node.js process metrics (process_*, nodejs_*); default true. */
   readonly processMetrics?: boolean;
@@ -126,6 +134,26 @@ export class Metrics {
     });
     for (const l of labelObjects(labels, combos)) h.zero(l as never);
     return h;
+  }
+
+  /**
+   * A series whose values are read at scrape time from somewhere prom-client
+   * does not hold them (the relay's data plane keeps its counters in shared
+   * memory written by a worker thread): `read` returns every sample, labels
+   * and, for a histogram, the `_bucket`/`_sum`/`_count` names.
+   */
+  collect(spec: { readonly name: string; readonly help: string; readonly type: 'counter' | 'gauge' | 'histogram'; readonly read: () => CollectedSample[] }): void {
+    if (!spec.name.startsWith('pathguard_')) throw new TypeError(`collector ${JSON.stringify(spec.name)}: build the name with metricName()`);
+    if (spec.type === 'counter' && !/_total$/.test(spec.name)) throw new TypeError(`counter ${spec.name} must end in _total`);
+    const { name, help, type, read } = spec;
+    // The shape prom-client's Registry serialises (see Registry#getMetricsAsString).
+    this.registry.registerMetric({
+      name,
+      help,
+      type,
+      get: async () => ({ name, help, type, values: read(), aggregator: 'sum' }),
+      reset: () => undefined,
+    } as never);
   }
 
   /** The exposition text (what /metrics serves). */

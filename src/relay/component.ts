@@ -361,7 +361,7 @@ export async function startRelay(ctx: ComponentContext, cfg: RelayConfig): Promi
   // Metrics, health, readiness.
   const peerErrors = () => slots.samples(staticPeers.current().map((p) => p.id), peerCount);
   const refreshes = { changed: 0, unchanged: 0 };
-  registerRelayMetrics(metrics.registry, { stats, transport: cfg.transport, peerErrors, refreshes: () => refreshes });
+  registerRelayMetrics(metrics, { stats, transport: cfg.transport, peerErrors, refreshes: () => refreshes });
   // Keep peers, local addresses and MACs current, and quiet: a refresh
   // derives the state the workers and the firewall need and changes them only
   // when it differs from what is in force (neighbour tables churn all the

@@ -5,28 +5,14 @@
  * instead read the worker's numbers directly, so the hot path never talks to
  * prom-client and a scrape never waits for the worker.
  */
-import type { Registry } from 'prom-client';
 import { REJECT_REASONS } from './validate.js';
 import { RATE_LIMIT } from './rate-limiter.js';
 import { LATENCY_BUCKETS_US, REPLICA_REJECT, type StatsReader, type Scalar } from './stats.js';
 import type { PeerErrorSample } from './peer-slots.js';
-import { metricName } from '../obs/metrics.js';
+import { metricName, type CollectedSample as Sample, type Metrics } from '../obs/metrics.js';
 
-interface Sample {
-  value: number;
-  labels?: Record<string, string | number>;
-  metricName?: string;
-}
-
-function collector(registry: Registry, name: string, help: string, type: 'counter' | 'gauge' | 'histogram', values: () => Sample[]): void {
-  // The shape prom-client's Registry serialises (see Registry#getMetricsAsString).
-  registry.registerMetric({
-    name,
-    help,
-    type,
-    get: async () => ({ name, help, type, values: values(), aggregator: 'sum' }),
-    reset: () => undefined,
-  } as never);
+function collector(metrics: Metrics, name: string, help: string, type: 'counter' | 'gauge' | 'histogram', read: () => Sample[]): void {
+  metrics.collect({ name, help, type, read });
 }
 
 export interface RelayMetricsOptions {
@@ -39,7 +25,7 @@ export interface RelayMetricsOptions {
   readonly refreshes: () => { readonly changed: number; readonly unchanged: number };
 }
 
-export function registerRelayMetrics(registry: Registry, o: RelayMetricsOptions): void {
+export function registerRelayMetrics(registry: Metrics, o: RelayMetricsOptions): void {
   const s = o.stats;
   const scalar = (what: string, unit: string, help: string, key: Scalar, type: 'counter' | 'gauge' = 'counter') =>
     collector(registry, metricName('relay', what, unit), help, type, () => [{ value: s.get(key) }]);
