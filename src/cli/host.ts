@@ -14,3 +14,28 @@ export async function hostUntilStopped(opts: RuntimeOptions, hosted: readonly Ho
   // Workers, watches and sockets are closed: exit now rather than wait on stray handles.
   setImmediate(() => process.exit(code));
 }
+
+/** Where a one-shot mode's output goes: results to stdout, reasons to stderr (logs go to the logger). */
+export interface CommandOutput {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+const STDIO: CommandOutput = {
+  stdout: (s) => process.stdout.write(`${s}\n`),
+  stderr: (s) => process.stderr.write(`${s}\n`),
+};
+
+/**
+ * The modes every reconciling command has (`routes`, `realserver`):
+ * --clean, then --once or --dry-run (one reconcile or plan, an exit code),
+ * else run until stopped.
+ */
+export async function runReconcilingCommand(
+  cfg: { readonly clean: boolean; readonly once: boolean; readonly dryRun: boolean },
+  modes: { clean(out: CommandOutput): Promise<number>; once(out: CommandOutput): Promise<number>; run(): Promise<void> },
+): Promise<void> {
+  if (cfg.clean) process.exitCode = await modes.clean(STDIO);
+  else if (cfg.once || cfg.dryRun) process.exitCode = await modes.once(STDIO);
+  else await modes.run();
+}

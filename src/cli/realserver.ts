@@ -13,7 +13,7 @@ import { IFAPROT_PATHGUARD, DEVICE_ALIAS } from '../realserver/desired.js';
 import { REALSERVER_TABLE } from '../firewall/realserver-ruleset.js';
 import { createLogger } from '../obs/log.js';
 import { configSection } from './config-file.js';
-import { hostUntilStopped } from './host.js';
+import { hostUntilStopped, runReconcilingCommand } from './host.js';
 
 /** The realserver options for the CLI, in field order (src/config/flags.ts). */
 const REALSERVER_FLAGS = flagDefinitions(REALSERVER_FIELDS, {
@@ -80,21 +80,14 @@ export function register(program: Command): void {
     const log = createLogger({ level: cfg.logLevel });
     // Loaded only when this command runs: every command's start-up stays lean.
     const { realserverClean, realserverOnce, realserverComponent } = await import('../realserver/component.js');
-    const out = {
-      stdout: (s: string) => process.stdout.write(`${s}\n`),
-      stderr: (s: string) => process.stderr.write(`${s}\n`),
-    };
-    if (cfg.clean) {
-      process.exitCode = await realserverClean(cfg, log, out);
-      return;
-    }
-    if (cfg.once || cfg.dryRun) {
-      process.exitCode = await realserverOnce(cfg, log, out);
-      return;
-    }
-    await hostUntilStopped(
-      { log, exitOnFailure: true, ...(cfg.metricsAddr !== undefined ? { listen: cfg.metricsAddr } : {}), ...(cfg.readyFile !== undefined ? { readyFile: cfg.readyFile } : {}) },
-      [{ def: realserverComponent, cfg }],
-    );
+    await runReconcilingCommand(cfg, {
+      clean: (out) => realserverClean(cfg, log, out),
+      once: (out) => realserverOnce(cfg, log, out),
+      run: () =>
+        hostUntilStopped(
+          { log, exitOnFailure: true, ...(cfg.metricsAddr !== undefined ? { listen: cfg.metricsAddr } : {}), ...(cfg.readyFile !== undefined ? { readyFile: cfg.readyFile } : {}) },
+          [{ def: realserverComponent, cfg }],
+        ),
+    });
   });
 }

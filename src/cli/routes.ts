@@ -12,7 +12,7 @@ import { ROUTES_FIELDS, routesConfig } from '../routes/config.js';
 import { RTPROT_PATHGUARD } from '../routes/objects.js';
 import { createLogger } from '../obs/log.js';
 import { configSection } from './config-file.js';
-import { hostUntilStopped } from './host.js';
+import { hostUntilStopped, runReconcilingCommand } from './host.js';
 
 
 /** The routes options for the CLI, in field order (src/config/flags.ts). */
@@ -80,27 +80,20 @@ export function register(program: Command): void {
     const log = createLogger({ level: cfg.logLevel });
     // Loaded only when this command runs: every command's start-up (and the relay's memory) stays lean.
     const { routesClean, routesOnce, routesComponent } = await import('../routes/component.js');
-    const out = {
-      stdout: (s: string) => process.stdout.write(`${s}\n`),
-      stderr: (s: string) => process.stderr.write(`${s}\n`),
-    };
-    if (cfg.clean) {
-      process.exitCode = await routesClean(cfg, log, out);
-      return;
-    }
-    if (cfg.once || cfg.dryRun) {
-      process.exitCode = await routesOnce(cfg, log, out);
-      return;
-    }
-    await hostUntilStopped(
-      {
-        log,
-        exitOnFailure: true,
-        ...(cfg.metricsAddr !== undefined ? { listen: cfg.metricsAddr } : {}),
-        ...(cfg.readyFile !== undefined ? { readyFile: cfg.readyFile } : {}),
-        ...(cfg.nodeName !== undefined ? { nodeName: cfg.nodeName } : {}),
-      },
-      [{ def: routesComponent, cfg }],
-    );
+    await runReconcilingCommand(cfg, {
+      clean: (out) => routesClean(cfg, log, out),
+      once: (out) => routesOnce(cfg, log, out),
+      run: () =>
+        hostUntilStopped(
+          {
+            log,
+            exitOnFailure: true,
+            ...(cfg.metricsAddr !== undefined ? { listen: cfg.metricsAddr } : {}),
+            ...(cfg.readyFile !== undefined ? { readyFile: cfg.readyFile } : {}),
+            ...(cfg.nodeName !== undefined ? { nodeName: cfg.nodeName } : {}),
+          },
+          [{ def: routesComponent, cfg }],
+        ),
+    });
   });
 }

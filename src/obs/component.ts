@@ -14,6 +14,7 @@
  * contract lives here, below the components, so they can implement it.
  */
 import type { Logger } from './log.js';
+import { heartbeatCheck } from './http.js';
 import type { Metrics } from './metrics.js';
 import type { NodeView } from '../net/node-view.js';
 import type { KubeAccess } from '../k8s/access.js';
@@ -69,4 +70,79 @@ export interface ComponentDefinition<C = unknown> {
   readonly borrows?: Readonly<Record<string, readonly string[]>>;
   config(flags: Readonly<Record<string, unknown>> | undefined, env: Readonly<Record<string, string | undefined>>, section: unknown): C;
   start(ctx: ComponentContext, cfg: C): Promise<Component>;
+}
+
+/** What reconcilingComponent() needs of a reconciler (routes', realserver's). */
+export interface ReportingReconciler<R> {
+  onReport(fn: (r: R) => void): unknown;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface ReconcilingOptions<R> {
+  readonly reconciler: ReportingReconciler<R>;
+  /** Closes what the reconciler works on (its netlink socket), after it stopped. */
+  close(): void;
+  /** Undefined when the report leaves the node as configured, else why not (readiness). A plan (dry run) returns 'skip'. */
+  verdict(r: R): string | undefined | 'skip';
+  /**
+   * `first`: ready from the first good report on (later problems show on
+   * /status; a node that once carried traffic keeps carrying it), `last`:
+   * readiness follows every report.
+   */
+  readonly readiness: 'first' | 'last';
+  /** The loop reports at least this often (its periodic check); three missed in a row fail liveness. 0: no periodic report. */
+  readonly reportEveryMs: number;
+  /** The component's status from the last report (undefined before the first) and when it came. */
+  status(last: { readonly report: R; readonly at: string } | undefined): Record<string, unknown>;
+  readonly log: Logger;
+}
+
+/**
+ * The lifecycle every reconciling component shares: start the reconciler,
+ * ready once a report leaves the node as configured, live while reports keep
+ * coming, a status from the last report, and stop. Stopping leaves the
+ * kernel as it is: what was set up keeps working while the agent restarts.
+ */
+export async function reconcilingComponent<R>(o: ReconcilingOptions<R>): Promise<Component> {
+  let notReady: string | undefined = 'no successful reconcile yet';
+  let everReady = false;
+  let last: { report: R; at: string } | undefined;
+  let reports = 0;
+  let resolveFirst!: () => void;
+  const firstReady = new Promise<void>((r) => (resolveFirst = r));
+  const beat = o.reportEveryMs > 0 ? heartbeatCheck('reconcile loop', Math.max(3 * o.reportEveryMs, 60_000)) : undefined;
+  o.reconciler.onReport((r) => {
+    beat?.beat();
+    const v = o.verdict(r);
+    if (v === 'skip') return;
+    reports++;
+    last = { report: r, at: new Date().toISOString() };
+    if (v === undefined) {
+      if (notReady !== undefined) o.log.info('reconciled: the node is set up as configured');
+      notReady = undefined;
+      everReady = true;
+      resolveFirst();
+    } else if (o.readiness === 'last' || !everReady) {
+      notReady = v;
+    }
+  });
+  try {
+    await o.reconciler.start();
+  } catch (err) {
+    await o.reconciler.stop();
+    o.close();
+    throw err;
+  }
+  return {
+    ready: () => notReady,
+    live: () => beat?.check(),
+    firstReady,
+    status: () => o.status(last),
+    series: () => ({ reconciles: reports }),
+    stop: async () => {
+      await o.reconciler.stop();
+      o.close();
+    },
+  };
 }

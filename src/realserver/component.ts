@@ -11,8 +11,7 @@
 import type { Logger } from '../obs/log.js';
 import { componentLogger } from '../obs/log.js';
 import type { Metrics } from '../obs/metrics.js';
-import { heartbeatCheck } from '../obs/http.js';
-import type { Component, ComponentContext, ComponentDefinition } from '../obs/component.js';
+import { reconcilingComponent, type Component, type ComponentContext, type ComponentDefinition } from '../obs/component.js';
 import { realserverConfig, type RealserverConfig } from './config.js';
 import { RealserverKernel } from './kernel.js';
 import { planClean } from './plan.js';
@@ -116,42 +115,19 @@ export async function startRealserver(ctx: ComponentContext, cfg: RealserverConf
   const kernel = RealserverKernel.open();
   const reconciler = new Reconciler({ cfg, kernel, log });
   reconciler.onReport(realserverMetrics(ctx.metrics));
-  const beat = cfg.checkInterval > 0 ? heartbeatCheck('reconcile loop', Math.max(3 * cfg.checkInterval, 60_000)) : undefined;
-  let notReady: string | undefined = 'no successful reconcile yet';
-  let last: ReconcileReport | undefined;
-  let resolveFirst!: () => void;
-  const firstReady = new Promise<void>((r) => (resolveFirst = r));
-  reconciler.onReport((r) => {
-    beat?.beat();
-    last = r;
-    if (exitCodeOf(r, cfg.partial) !== 0) {
-      notReady = `last reconcile: ${r.outcome}`;
-      return;
-    }
-    notReady = undefined;
-    resolveFirst();
-  });
   log.info({ vips: cfg.vips.length, vipsFile: cfg.vipsFile, lvsSources: cfg.lvsSources, mss: cfg.mss, checkIntervalMs: cfg.checkInterval }, 'LVS-IPIP realserver: keeping the set-up on kernel events and periodic checks');
-  try {
-    await reconciler.start();
-  } catch (err) {
-    await reconciler.stop();
-    kernel.close();
-    throw err;
-  }
-  return {
+  const component = await reconcilingComponent<ReconcileReport>({
     reconciler,
-    ready: () => notReady,
-    live: () => beat?.check(),
-    firstReady,
-    status: () => ({
+    close: () => kernel.close(),
+    log,
+    verdict: (r) => (r.outcome === 'planned' ? 'skip' : exitCodeOf(r, cfg.partial) === 0 ? undefined : `last reconcile: ${r.outcome}`),
+    readiness: 'last',
+    reportEveryMs: cfg.checkInterval,
+    status: (last) => ({
       vips: cfg.vips.length,
-      ...(last ? { lastReconcile: { outcome: last.outcome, reasons: reasonsOf(last) } } : {}),
-      unsupported: last?.unsupported.map((u) => u.kind) ?? [],
+      ...(last ? { lastReconcile: { at: last.at, outcome: last.report.outcome, reasons: reasonsOf(last.report) } } : {}),
+      unsupported: last?.report.unsupported.map((u) => u.kind) ?? [],
     }),
-    stop: async () => {
-      await reconciler.stop();
-      kernel.close();
-    },
-  };
+  });
+  return { ...component, reconciler };
 }

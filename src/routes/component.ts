@@ -10,8 +10,7 @@
  */
 import type { Logger } from '../obs/log.js';
 import { componentLogger } from '../obs/log.js';
-import { heartbeatCheck } from '../obs/http.js';
-import type { Component, ComponentContext, ComponentDefinition } from '../obs/component.js';
+import { reconcilingComponent, type Component, type ComponentContext, type ComponentDefinition } from '../obs/component.js';
 import type { KubeAccess } from '../k8s/access.js';
 import type { RoutesStatus } from '../status/model.js';
 import { routesConfig, type RoutesConfig } from './config.js';
@@ -217,42 +216,18 @@ export async function startRoutesComponent(ctx: ComponentContext, cfg: RoutesCon
   }
   const reconciler = new Reconciler({ cfg: nodeCfg, kernel, source, log });
   reconciler.onReport(routesMetrics(ctx.metrics));
-
-  let reconciled = false;
-  let resolveFirst!: () => void;
-  const firstReady = new Promise<void>((r) => (resolveFirst = r));
-  let last: { readonly report: ReconcileReport; readonly at: string } | undefined;
-  let reconciles = 0;
-  // The periodic reconcile reports at least every maxReconcileWait; three missed in a row is a stuck loop.
-  const beat = cfg.maxReconcileWait > 0 ? heartbeatCheck('reconcile loop', Math.max(3 * cfg.maxReconcileWait, 60_000)) : undefined;
-  reconciler.onReport((r) => {
-    beat?.beat();
-    if (r.outcome === 'planned') return;
-    reconciles++;
-    last = { report: r, at: new Date().toISOString() };
-    if (r.outcome !== 'applied' && r.outcome !== 'unchanged') return;
-    if (!reconciled) log.info('first reconcile done');
-    reconciled = true;
-    resolveFirst();
-  });
-
   log.info(
     { source: source.origin, node: nodeCfg.nodeName, table: cfg.table, priority: cfg.rulePriority, fwmark: cfg.fwmark, debounceMs: cfg.debounce, maxReconcileWaitMs: cfg.maxReconcileWait },
     'return-path routing for MetalLB: watching the configuration and the kernel',
   );
-  try {
-    await reconciler.start();
-  } catch (err) {
-    await reconciler.stop();
-    kernel.close();
-    throw err;
-  }
-  return {
+  const component = await reconcilingComponent<ReconcileReport>({
     reconciler,
-    ready: () => (reconciled ? undefined : 'no successful reconcile yet'),
-    live: () => beat?.check(),
-    firstReady,
-    status: (): RoutesStatus & Record<string, unknown> => {
+    close: () => kernel.close(),
+    log,
+    verdict: (r) => (r.outcome === 'planned' ? 'skip' : r.outcome === 'applied' || r.outcome === 'unchanged' ? undefined : `last reconcile: ${r.outcome}`),
+    readiness: 'first',
+    reportEveryMs: cfg.maxReconcileWait,
+    status: (last): RoutesStatus & Record<string, unknown> => {
       const r = last?.report;
       return {
         table: cfg.table,
@@ -262,10 +237,6 @@ export async function startRoutesComponent(ctx: ComponentContext, cfg: RoutesCon
         problems: r ? itemProblems(r) : [],
       };
     },
-    series: () => ({ reconciles }),
-    stop: async () => {
-      await reconciler.stop();
-      kernel.close();
-    },
-  };
+  });
+  return { ...component, reconciler };
 }
