@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { labUnavailable, withLab, type Netns } from '../../harness/netns.js';
-import { C4, S4, leftovers, netnsInode, routerLab, startTrace, type TraceEventJson } from './helpers/trace-lab.js';
+import { C4, S4, settledLeftovers, netnsInode, routerLab, startTrace, type TraceEventJson } from './helpers/trace-lab.js';
 
 const skip = labUnavailable();
 
@@ -30,7 +30,7 @@ async function expectDrop(
     waited = err;
   }
   const { code, events } = await trace.stop();
-  assert.deepEqual(leftovers(trace.ready.ids), []);
+  assert.deepEqual(await settledLeftovers(trace.ready.ids), []);
   if (waited) throw waited;
   assert.equal(code, 0);
   const drop = events.find((e) => e.event === 'drop' && e.reason === want.reason)!;

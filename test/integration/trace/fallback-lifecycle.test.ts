@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { labUnavailable, withLab } from '../../harness/netns.js';
-import { C4, S4, leftovers, routerLab, startTrace } from './helpers/trace-lab.js';
+import { C4, S4, settledLeftovers, routerLab, startTrace } from './helpers/trace-lab.js';
 
 const skip = labUnavailable();
 const ENTRY = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
@@ -82,7 +82,7 @@ test('--duration and --max-events end the trace by themselves, leaving nothing l
     assert.equal(exited, 0);
     const { events } = await trace.stop();
     assert.equal(events.length, 3);
-    assert.deepEqual(leftovers(trace.ready.ids), []);
+    assert.deepEqual(await settledLeftovers(trace.ready.ids), []);
   });
 });
 

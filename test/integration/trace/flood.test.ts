@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { labUnavailable, withLab } from '../../harness/netns.js';
-import { S4, leftovers, netnsInode, routerLab, startTrace } from './helpers/trace-lab.js';
+import { S4, settledLeftovers, netnsInode, routerLab, startTrace } from './helpers/trace-lab.js';
 
 const skip = labUnavailable();
 const FLOOD_DST = '203.0.113.2';
@@ -37,7 +37,7 @@ test(`${N} packets at ${N}/s of the traced flow during a flood of another: all r
     await new Promise((r) => flood.once('close', r));
     floodSent = Number(/(\d+) packets transmitted/.exec(out)?.[1] ?? 0);
     const { code, events } = await trace.stop();
-    assert.deepEqual(leftovers(trace.ready.ids), []);
+    assert.deepEqual(await settledLeftovers(trace.ready.ids), []);
     if (waited) throw waited;
     assert.equal(code, 0);
     const summary = events.find((e) => e.event === 'summary');

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { labUnavailable, withLab } from '../../harness/netns.js';
-import { C4, S4, leftovers, netnsInode, routerLab, startTrace } from './helpers/trace-lab.js';
+import { C4, S4, settledLeftovers, netnsInode, routerLab, startTrace } from './helpers/trace-lab.js';
 
 const skip = labUnavailable();
 
@@ -34,7 +34,7 @@ test('--inner follows a VXLAN-encapsulated packet from the wire through decapsul
       waited = err;
     }
     const { events } = await trace.stop();
-    assert.deepEqual(leftovers(trace.ready.ids), []);
+    assert.deepEqual(await settledLeftovers(trace.ready.ids), []);
     if (waited) throw waited;
     const sNs = netnsInode(s);
     const outer = events.find((e) => e.event === 'receive' && e.netns === sNs && e.dev === 'eth0');

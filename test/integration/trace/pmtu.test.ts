@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { labUnavailable, withLab } from '../../harness/netns.js';
-import { C4, C6, S4, S6, leftovers, netnsInode, routerLab, startTrace, type TraceEventJson } from './helpers/trace-lab.js';
+import { C4, C6, S4, S6, settledLeftovers, netnsInode, routerLab, startTrace, type TraceEventJson } from './helpers/trace-lab.js';
 
 const skip = labUnavailable();
 
@@ -55,7 +55,7 @@ for (const fam of [4, 6] as const) {
         assert.ok(at(rx) < at(fib) && at(fib) < at(drop));
         // nothing of another flow
         for (const e of events) if (e.event !== 'icmp') assert.equal(e.dst, dst, JSON.stringify(e));
-        assert.deepEqual(leftovers(ids), []);
+        assert.deepEqual(await settledLeftovers(ids), []);
         ids = undefined;
       }
     });

@@ -146,6 +146,22 @@ export async function startTrace(args: readonly string[]): Promise<TraceRun> {
   };
 }
 
+/**
+ * The ids of the ready file still loaded after the kernel has had up to
+ * `timeoutMs` to free them: the last close of a map or program only
+ * schedules its release (bpf_map_put() defers the free to a workqueue,
+ * programs go after an RCU grace period), so an id can be enumerable for a
+ * moment after the tracer exited. What is still there after that leaked.
+ */
+export async function settledLeftovers(ids: { progs: number[]; maps: number[]; links: number[] } | undefined, timeoutMs = 5000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = leftovers(ids);
+    if (left.length === 0 || Date.now() > deadline) return left;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** The ids of the ready file that are still loaded (should be none once the tracer has exited). */
 export function leftovers(ids: { progs: number[]; maps: number[]; links: number[] } | undefined): string[] {
   if (!ids) return [];
