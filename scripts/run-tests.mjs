@@ -4,9 +4,13 @@
 //   node scripts/run-tests.mjs unit       only unit tests
 //   node scripts/run-tests.mjs integration
 // Extra arguments after the suite name are passed as file filters (substring match).
+// Around the integration suite, scripts/lab-guard.mjs removes network
+// namespaces of earlier runs that are over and fails the run when one of its
+// own is left behind.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { afterIntegration, beforeIntegration } from './lab-guard.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const [suite, ...filters] = process.argv.slice(2);
@@ -42,7 +46,10 @@ for (const s of suites) {
   // keeps their lab names and kernel state from interfering.
   const args = ['--enable-source-maps', '--test', '--test-reporter=spec'];
   if (s === 'integration') args.push('--test-concurrency=1');
-  const r = spawnSync(process.execPath, [...args, ...files], { stdio: 'inherit' });
+  const log = (line) => console.error(line);
+  const env = s === 'integration' ? { ...process.env, ...(await beforeIntegration(root, log)) } : process.env;
+  const r = spawnSync(process.execPath, [...args, ...files], { stdio: 'inherit', env });
   if (r.status !== 0) status = r.status ?? 1;
+  if (s === 'integration' && !(await afterIntegration(root, log))) status = 1;
 }
 process.exit(status);

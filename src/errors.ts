@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'PG_CONFIG'
   | 'PG_USAGE'
   | 'PG_UNSUPPORTED'
-  | 'PG_TIMEOUT';
+  | 'PG_TIMEOUT'
+  | 'PG_LAB';
 
 export class PathguardError extends Error {
   readonly code: ErrorCode;
