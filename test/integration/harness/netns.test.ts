@@ -1,7 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { withLab, labUnavailable, assertDocAddress } from '../../harness/netns.js';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  withLab,
+  labUnavailable,
+  assertDocAddress,
+  deleteNamespace,
+  labsOwnedBy,
+  sh,
+  sweepStaleLabs,
+  waitFor,
+  LAB_MARKER_DIR,
+  LAB_PREFIX,
+} from '../../harness/netns.js';
 
 const skip = labUnavailable();
 
@@ -41,4 +53,104 @@ test('addresses outside the documentation prefixes are refused', () => {
   assert.throws(() => assertDocAddress('2001:db9::1'), /outside/);
   assertDocAddress('203.0.113.7');
   assertDocAddress('2001:db8:1::1/64');
+});
+
+/** Resolves with the signal that ended `child`. */
+function ended(child: ChildProcess): Promise<NodeJS.Signals | number | null> {
+  return new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(child.signalCode ?? child.exitCode) : child.once('exit', (code, sig) => r(sig ?? code))));
+}
+
+/** Stacks `n` bind mounts on a namespace's name: the first `ip netns del` then fails (unlink(2): EBUSY), a second one succeeds. */
+async function stackMounts(name: string, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await sh('mount', ['--bind', `/run/netns/${name}`, `/run/netns/${name}`]);
+}
+
+test('teardown ends processes the lab never tracked (started with a plain ip netns exec) before deleting', { skip }, async () => {
+  let name = '';
+  let stray: ChildProcess | undefined;
+  await withLab('harn', async (lab) => {
+    const a = await lab.ns('a');
+    name = a.name;
+    // Not lab.spawn: the lab does not know this process; it holds the namespace (and ignores SIGTERM).
+    stray = spawn('ip', ['netns', 'exec', a.name, 'sh', '-c', 'trap "" TERM; echo up; exec sleep 600'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise((r) => stray!.stdout!.once('data', r));
+    assert.ok((await sh('ip', ['netns', 'pids', a.name])).stdout.trim() !== '', 'the stray process is inside');
+  });
+  assert.equal(await ended(stray!), 'SIGKILL', 'the stray process was killed by the teardown');
+  assert.equal(existsSync(`/run/netns/${name}`), false, `${name} was not deleted`);
+});
+
+test('a delete that fails once is retried: the lab is still deleted', { skip }, async () => {
+  let name = '';
+  await withLab('harn', async (lab) => {
+    name = (await lab.ns('a')).name;
+    await stackMounts(name, 2);
+    // What the teardown used to do: one `ip netns del`, whose failure went unseen.
+    await assert.rejects(sh('ip', ['netns', 'del', name]), /busy/i);
+    assert.equal(existsSync(`/run/netns/${name}`), true);
+  });
+  assert.equal(existsSync(`/run/netns/${name}`), false);
+});
+
+test('a namespace that cannot be deleted fails the lab with its name; the others are deleted all the same', { skip, timeout: 30_000 }, async () => {
+  let ok = '';
+  let stuck = '';
+  try {
+    await assert.rejects(
+      withLab('harn', async (lab) => {
+        ok = (await lab.ns('ok')).name;
+        stuck = (await lab.ns('stuck')).name;
+        // Replace the name by something unlink(2) refuses (EISDIR) on every attempt.
+        await sh('ip', ['netns', 'del', stuck]);
+        mkdirSync(`/run/netns/${stuck}/held`, { recursive: true });
+      }),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'PG_LAB', String(err));
+        assert.match(err.message, new RegExp(`namespace ${stuck} could not be deleted`));
+        assert.doesNotMatch(err.message, new RegExp(`namespace ${ok} `));
+        return true;
+      },
+    );
+    assert.equal(existsSync(`/run/netns/${ok}`), false, 'the other namespace was deleted');
+  } finally {
+    if (stuck !== '') {
+      rmSync(`/run/netns/${stuck}`, { recursive: true, force: true });
+      rmSync(`${LAB_MARKER_DIR}/${stuck}.owner`, { force: true }); // kept by the failed delete, to name the test
+    }
+  }
+});
+
+test('the sweep deletes labs whose owner and creator are gone, and leaves live owners, other prefixes and young old-format names', { skip, timeout: 30_000 }, async () => {
+  const rand = Math.random().toString(36).slice(2, 7);
+  const gone = spawnSync('true').pid!; // a pid that no longer runs
+  const names = {
+    dead: `${LAB_PREFIX}${gone}-sweep-${rand}-a`,
+    deadBusy: `${LAB_PREFIX}${gone}-sweep-${rand}-b`,
+    deadOwnerLiveCreator: `${LAB_PREFIX}${gone}-sweep-${rand}-c`,
+    live: `${LAB_PREFIX}${process.pid}-sweep-${rand}-d`,
+    legacyYoung: `${LAB_PREFIX}sweep-${rand}-e`,
+    other: `pgz-${gone}-sweep-${rand}-f`,
+  };
+  let busy: ChildProcess | undefined;
+  try {
+    for (const n of Object.values(names)) await sh('ip', ['netns', 'add', n]);
+    mkdirSync(LAB_MARKER_DIR, { recursive: true });
+    writeFileSync(`${LAB_MARKER_DIR}/${names.deadOwnerLiveCreator}.owner`, JSON.stringify({ owner: gone, creator: process.pid, madeBy: 'here', created: '' }));
+    busy = spawn('ip', ['netns', 'exec', names.deadBusy, 'sleep', '600'], { stdio: 'ignore' });
+    await waitFor(async () => (await sh('ip', ['netns', 'pids', names.deadBusy])).stdout.trim() !== '', 5000);
+
+    const swept = await sweepStaleLabs();
+    const mine = swept.filter((s) => s.name.includes(rand));
+    assert.deepEqual(mine.map((s) => [s.name, s.verdict, s.error]).sort(), [
+      [names.dead, 'owner-gone', undefined],
+      [names.deadBusy, 'owner-gone', undefined],
+    ].sort());
+    assert.equal(await ended(busy), 'SIGKILL', 'the process inside the stale namespace was ended');
+    for (const n of [names.dead, names.deadBusy]) assert.equal(existsSync(`/run/netns/${n}`), false, `${n} swept`);
+    for (const n of [names.deadOwnerLiveCreator, names.live, names.legacyYoung, names.other]) assert.equal(existsSync(`/run/netns/${n}`), true, `${n} kept`);
+    assert.deepEqual(labsOwnedBy(process.pid).map((l) => l.name).filter((n) => n.includes(rand)), [names.live]);
+  } finally {
+    busy?.kill('SIGKILL');
+    for (const n of Object.values(names)) if (existsSync(`/run/netns/${n}`)) await deleteNamespace(n);
+  }
 });
