@@ -8,6 +8,7 @@ import {
   assertDocAddress,
   deleteNamespace,
   labsOwnedBy,
+  readLabMarker,
   sh,
   sweepStaleLabs,
   waitFor,
@@ -23,6 +24,9 @@ test('a lab builds two namespaces joined by a veth, pings across, and is deleted
     const a = await lab.ns('a');
     const b = await lab.ns('b');
     names = [a.name, b.name];
+    // The marker names this test, so a leftover can be traced to it.
+    assert.match(readLabMarker(a.name)?.madeBy ?? '', /^test\/integration\/harness\/netns\.test\.ts:\d+ \(lab tag harn\)$/);
+    assert.equal(readLabMarker(a.name)?.creator, process.pid);
     await lab.veth(a, 'eth0', b, 'eth0', { mtu: 1400 });
     await a.addr('eth0', '192.0.2.1/24');
     await b.addr('eth0', '192.0.2.2/24');
@@ -152,5 +156,40 @@ test('the sweep deletes labs whose owner and creator are gone, and leaves live o
   } finally {
     busy?.kill('SIGKILL');
     for (const n of Object.values(names)) if (existsSync(`/run/netns/${n}`)) await deleteNamespace(n);
+  }
+});
+
+test('a test process killed (SIGKILL) in the middle of a lab leaves namespaces that the next sweep removes, processes and all', { skip, timeout: 30_000 }, async () => {
+  // The child is its own owner (no PATHGUARD_LAB_OWNER), as a test file run without the runner is.
+  const env = { ...process.env };
+  delete env.PATHGUARD_LAB_OWNER;
+  const lab = new URL('../../../src/demo/netns-lab.js', import.meta.url).href;
+  const script = `
+    const { Lab } = await import(${JSON.stringify(lab)});
+    const l = new Lab('killed');
+    const a = await l.ns('a');
+    a.spawn('sleep', ['600']);
+    await l.ns('b');
+    process.stdout.write(l.names.join(' ') + '\\n');
+    setInterval(() => undefined, 1000);
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const names = await new Promise<string[]>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim().split(' '))));
+  try {
+    assert.equal(names.length, 2);
+    const inside = (await sh('ip', ['netns', 'pids', names[0]!])).stdout.trim().split('\n').map(Number);
+    assert.equal(inside.length, 1, 'the lab\'s process runs in namespace a');
+    child.kill('SIGKILL');
+    await ended(child);
+    for (const n of names) assert.equal(existsSync(`/run/netns/${n}`), true, `${n} outlives its killed owner`);
+
+    const swept = (await sweepStaleLabs()).filter((s) => names.includes(s.name));
+    assert.deepEqual(swept.map((s) => [s.name, s.verdict, s.owner, s.error]).sort(), names.map((n) => [n, 'owner-gone', child.pid, undefined]).sort());
+    assert.ok(swept.every((s) => /lab tag killed/.test(s.madeBy ?? '')), 'the marker says which lab it was');
+    for (const n of names) assert.equal(existsSync(`/run/netns/${n}`), false, `${n} swept`);
+    await waitFor(() => !existsSync(`/proc/${inside[0]}`), 5000);
+  } finally {
+    child.kill('SIGKILL');
+    for (const n of names) if (existsSync(`/run/netns/${n}`)) await deleteNamespace(n);
   }
 });
