@@ -6,11 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { labUnavailable, sleep, waitFor } from '../../harness/netns.js';
+import { labUnavailable, waitFor } from '../../harness/netns.js';
 import { NflogReader } from '../../../src/net/nflog-reader.js';
 import { Injector, tooBigFor, type Flow } from './helpers/packets.js';
 import { RelayProcess, nftCounters, nftTableExists, withRelayLab } from './helpers/relay-process.js';
-import { buildSegment, installWitness, CLIENT, FAR_ROUTER, VIP, VIP_NETWORKS, type SegmentNode } from './helpers/segment.js';
+import { buildSegment, installWitness, pathDrained, CLIENT, FAR_ROUTER, VIP, VIP_NETWORKS, type SegmentNode } from './helpers/segment.js';
 
 const skip = labUnavailable();
 
@@ -116,8 +116,8 @@ test('--dry-run captures, decides and counts, but sends no replica', { skip, tim
     try {
       injector.send(n1.mac, [tooBigFor(flow(4, 43_001), FAR_ROUTER[4], 1400), tooBigFor(flow(6, 43_001), FAR_ROUTER[6], 1400)]);
       await relay.waitForMetric('relayed_messages_total', 2);
-      // Give a replica, had one been sent, time to arrive (the real fan-out takes well under a millisecond).
-      await sleep(500);
+      // A replica, had one been sent, went out before the relay counted the message; a later packet from n1 to n2 must then find it counted.
+      await pathDrained(n1, n2);
       const m = await relay.metrics();
       assert.equal(m.get('pathguard_relay_received_packets_total'), 2);
       assert.equal(m.get('pathguard_relay_replicas_sent_total', { transport: 'ip' }), 0);
