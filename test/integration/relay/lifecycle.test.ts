@@ -5,8 +5,9 @@
 //                         └─ n2 (its peer, no relay: counts what reaches it)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { labUnavailable, waitFor } from '../../harness/netns.js';
+import { labOwner, labsOwnedBy, labUnavailable, waitFor } from '../../harness/netns.js';
 import { NflogReader } from '../../../src/net/nflog-reader.js';
 import { Injector, tooBigFor, type Flow } from './helpers/packets.js';
 import { RelayProcess, nftCounters, nftTableExists, withRelayLab } from './helpers/relay-process.js';
@@ -129,4 +130,34 @@ test('--dry-run captures, decides and counts, but sends no replica', { skip, tim
     }
     assert.deepEqual(await relay.stop(), { code: 0, signal: null });
   });
+});
+
+test('a relay killed with SIGKILL mid-run, and a process the lab never tracked, leave no namespace behind', { skip, timeout: 30_000 }, async () => {
+  let names: readonly string[] = [];
+  let strayExit: Promise<NodeJS.Signals | null> | undefined;
+  await withRelayLab('kill', async (lab, dir) => {
+    const { router, nodes } = await buildSegment(lab, 2);
+    const [n1, n2] = [nodes[0]!, nodes[1]!];
+    const relay = await RelayProcess.start(n1.ns, { dir, args: relayArgs(n2) });
+    const injector = Injector.open(router.ns);
+    try {
+      injector.send(n1.mac, [tooBigFor(flow(4, 43_002), FAR_ROUTER[4], 1400)]);
+      await relay.waitForMetric('relayed_messages_total', 1);
+    } finally {
+      injector.close();
+    }
+    // Started with a plain `ip netns exec`: the lab does not know this process.
+    const stray = spawn('ip', ['netns', 'exec', n2.ns.name, 'sleep', '600'], { stdio: 'ignore' });
+    strayExit = new Promise((r) => stray.once('exit', (_code, signal) => r(signal)));
+    await waitFor(async () => (await n2.ns.exec('ip', ['netns', 'identify', String(stray.pid)])).stdout.trim() === n2.ns.name, 5000);
+
+    relay.child.kill('SIGKILL');
+    assert.deepEqual(await relay.exited, { code: null, signal: 'SIGKILL' });
+    assert.equal(await nftTableExists(n1.ns, 'pathguard'), true, 'killed uncleanly, the relay left its table: only deleting the namespace removes it');
+    names = lab.names;
+  });
+  assert.ok(names.length >= 3);
+  for (const n of names) assert.equal(existsSync(`/run/netns/${n}`), false, `${n} was deleted`);
+  assert.equal(await strayExit, 'SIGKILL', 'the untracked process was ended by the teardown');
+  assert.deepEqual(labsOwnedBy(labOwner()).filter((l) => names.includes(l.name)), []);
 });
