@@ -31,8 +31,12 @@ export async function beforeIntegration(root, log) {
   return { [lab.LAB_OWNER_ENV]: String(process.pid) };
 }
 
-/** Fails (returns false) when a namespace this run owns is still there, after deleting it. */
-export async function afterIntegration(root, log) {
+/**
+ * Fails (returns false) when a namespace this run owns is still there, after
+ * deleting it. After an interrupt (`interrupted`: the signal) leftovers are
+ * expected, so they are deleted and reported without blaming a test.
+ */
+export async function afterIntegration(root, log, { interrupted } = {}) {
   const lab = await labModule(root);
   if (!lab || lab.labUnavailable()) return true;
   const left = lab.labsOwnedBy(process.pid);
@@ -44,8 +48,9 @@ export async function afterIntegration(root, log) {
     } catch (err) {
       fate = `and it cannot be deleted: ${err.message}`;
     }
-    log(`lab guard: namespace ${l.name} was left behind, ${by}; ${fate}`);
+    log(`lab guard: namespace ${l.name} was ${interrupted ? 'in use when the run was interrupted' : 'left behind'}, ${by}; ${fate}`);
   }
-  if (left.length > 0) log(`lab guard: ${left.length} namespace(s) left behind by this run: the run fails`);
+  if (left.length > 0 && interrupted) log(`lab guard: ${left.length} namespace(s) of the run interrupted by ${interrupted} deleted`);
+  else if (left.length > 0) log(`lab guard: ${left.length} namespace(s) left behind by this run: the run fails`);
   return left.length === 0;
 }
