@@ -466,9 +466,11 @@ export class Lab {
     for (const c of this.children) {
       if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     }
+    // 'exit', not 'close': a child's pipes stay open while a process it started
+    // still runs, and those are ended below, with everything else inside.
     await Promise.all(
       this.children.map(
-        (c) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('close', () => r()))),
+        (c) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r()))),
       ),
     );
     this.children.length = 0;
@@ -480,7 +482,9 @@ export class Lab {
         failed.push((err as Error).message);
         continue;
       }
-      this.namespaces.splice(this.namespaces.indexOf(ns), 1);
+      // A second teardown running at the same time (the demo's Ctrl-C) may have removed it already.
+      const i = this.namespaces.indexOf(ns);
+      if (i >= 0) this.namespaces.splice(i, 1);
     }
     if (failed.length > 0) throw new PathguardError('PG_LAB', `lab ${this.id} teardown: ${failed.join('; ')}`);
   }

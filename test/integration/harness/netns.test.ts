@@ -84,6 +84,20 @@ test('teardown ends processes the lab never tracked (started with a plain ip net
   assert.equal(existsSync(`/run/netns/${name}`), false, `${name} was not deleted`);
 });
 
+test('a tracked process whose child keeps its output open does not hold the teardown up', { skip, timeout: 15_000 }, async () => {
+  let name = '';
+  let grandchild = 0;
+  await withLab('harn', async (lab) => {
+    const a = await lab.ns('a');
+    name = a.name;
+    const sh = a.spawn('sh', ['-c', 'sleep 600 & echo $!; wait']);
+    grandchild = Number(await new Promise<string>((r) => sh.stdout!.once('data', (d: Buffer) => r(d.toString().trim()))));
+    assert.ok(grandchild > 0);
+  });
+  assert.equal(existsSync(`/run/netns/${name}`), false);
+  await waitFor(() => !existsSync(`/proc/${grandchild}`), 5000);
+});
+
 test('a delete that fails once is retried: the lab is still deleted', { skip }, async () => {
   let name = '';
   await withLab('harn', async (lab) => {
