@@ -23,6 +23,10 @@ export async function beforeIntegration(root, log) {
   if (!lab || lab.labUnavailable()) return {};
   const swept = await lab.sweepStaleLabs();
   for (const s of swept) {
+    if (s.kept) {
+      log(`lab guard: left alone ${s.name}: an old name without an owner, but processes run inside (ip netns pids ${s.name})`);
+      continue;
+    }
     const who = s.owner !== undefined ? `owner pid ${s.owner} is gone` : 'old name without an owner';
     const what = s.madeBy ? `, made by ${s.madeBy}` : '';
     if (s.error) log(`lab guard: could not remove stale namespace ${s.name} (${who}${what}): ${s.error}`);

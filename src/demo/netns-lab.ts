@@ -280,10 +280,15 @@ export type LabVerdict =
   | 'live'
   /** The owner is gone (or its pid now belongs to another process). */
   | 'owner-gone'
-  /** An old-format name, older than the limit. */
+  /** An old-format name, older than the limit, with no process inside. */
   | 'legacy-old'
   /** An old-format name, young enough that a run of older code may still use it. */
-  | 'legacy-young';
+  | 'legacy-young'
+  /**
+   * An old-format name, old, but with processes inside: without an owner
+   * there is no telling a leak from a lab someone still works in, so it stays.
+   */
+  | 'legacy-busy';
 
 export interface LabFacts {
   readonly name: LabName;
@@ -293,6 +298,8 @@ export interface LabFacts {
   /** Start time of the marker's creator pid now; undefined when no such process exists. */
   readonly creatorStartNow?: number;
   readonly ageMs: number;
+  /** Whether processes run inside (only looked at for old-format names). */
+  readonly busy?: boolean;
 }
 
 /** A process is the one recorded when it exists and, if its start time was recorded, started then. */
@@ -307,7 +314,10 @@ function sameProcess(startNow: number | undefined, recorded: number | undefined)
  */
 export function judgeLab(f: LabFacts, legacyMaxAgeMs: number = LEGACY_MAX_AGE_MS): LabVerdict {
   const owner = f.name.owner ?? f.marker?.owner;
-  if (owner === undefined) return f.ageMs > legacyMaxAgeMs ? 'legacy-old' : 'legacy-young';
+  if (owner === undefined) {
+    if (f.ageMs <= legacyMaxAgeMs) return 'legacy-young';
+    return f.busy ? 'legacy-busy' : 'legacy-old';
+  }
   const marker = f.marker?.owner === owner ? f.marker : undefined;
   if (sameProcess(f.ownerStartNow, marker?.ownerStart)) return 'live';
   if (marker && sameProcess(f.creatorStartNow, marker.creatorStart)) return 'live';
@@ -511,13 +521,15 @@ export async function withLab<T>(tag: string, fn: (lab: Lab) => Promise<T>, pref
 export interface SweptLab {
   readonly name: string;
   readonly verdict: LabVerdict;
+  /** Looked stale but was left alone (legacy-busy); reported so someone can look. */
+  readonly kept?: boolean;
   readonly owner?: number;
   readonly madeBy?: string;
   /** Why it could not be deleted; absent when it was. */
   readonly error?: string;
 }
 
-function labFacts(name: string, parsed: LabName): LabFacts {
+async function labFacts(name: string, parsed: LabName): Promise<LabFacts> {
   const marker = readLabMarker(name);
   const owner = parsed.owner ?? marker?.owner;
   let ageMs = 0;
@@ -529,7 +541,10 @@ function labFacts(name: string, parsed: LabName): LabFacts {
   }
   const ownerStartNow = owner !== undefined ? processStartTime(owner) : undefined;
   const creatorStartNow = marker !== undefined ? processStartTime(marker.creator) : undefined;
+  // A failed look counts as busy: when in doubt, an ownerless namespace stays.
+  const busy = owner === undefined ? await netnsPids(name).then((p) => p.length > 0, () => true) : undefined;
   return {
+    ...(busy !== undefined ? { busy } : {}),
     name: parsed,
     ...(marker ? { marker } : {}),
     ...(ownerStartNow !== undefined ? { ownerStartNow } : {}),
@@ -540,7 +555,8 @@ function labFacts(name: string, parsed: LabName): LabFacts {
 
 /**
  * Deletes lab namespaces left by runs that are over: those whose owner
- * process is gone, and old-format names older than `legacyMaxAgeMs`.
+ * process is gone, and old-format names older than `legacyMaxAgeMs` with no
+ * process inside (returned, not deleted, when processes are inside).
  * Namespaces of live owners (other runs on this machine) and of other
  * prefixes are never touched. Markers without a namespace are removed.
  */
@@ -550,9 +566,13 @@ export async function sweepStaleLabs(opts: { prefixes?: readonly string[]; legac
   for (const name of netnsNames()) {
     const parsed = parseLabName(name, prefixes);
     if (!parsed) continue;
-    const facts = labFacts(name, parsed);
+    const facts = await labFacts(name, parsed);
     const verdict = judgeLab(facts, opts.legacyMaxAgeMs);
     if (verdict === 'live' || verdict === 'legacy-young') continue;
+    if (verdict === 'legacy-busy') {
+      out.push({ name, verdict, kept: true });
+      continue;
+    }
     const owner = parsed.owner ?? facts.marker?.owner;
     const base = { name, verdict, ...(owner !== undefined ? { owner } : {}), ...(facts.marker ? { madeBy: facts.marker.madeBy } : {}) };
     try {

@@ -207,3 +207,28 @@ test('a test process killed (SIGKILL) in the middle of a lab leaves namespaces t
     for (const n of names) if (existsSync(`/run/netns/${n}`)) await deleteNamespace(n);
   }
 });
+
+test('an old-format name past its age is swept when idle and left alone, and reported, while processes run inside', { skip, timeout: 30_000 }, async () => {
+  // A prefix of this test's own, so the age limit of 0 reaches no one else's namespace.
+  const prefix = `pgy${Math.random().toString(36).slice(2, 7)}-`;
+  const idle = `${prefix}old-a`;
+  const busyName = `${prefix}old-b`;
+  let busy: ChildProcess | undefined;
+  try {
+    await sh('ip', ['netns', 'add', idle]);
+    await sh('ip', ['netns', 'add', busyName]);
+    busy = spawn('ip', ['netns', 'exec', busyName, 'sleep', '600'], { stdio: 'ignore' });
+    await waitFor(async () => (await sh('ip', ['netns', 'pids', busyName])).stdout.trim() !== '', 5000);
+    const swept = await sweepStaleLabs({ prefixes: [prefix], legacyMaxAgeMs: 0 });
+    assert.deepEqual(
+      swept.map((s) => [s.name, s.verdict, s.kept ?? false]).sort(),
+      [[idle, 'legacy-old', false], [busyName, 'legacy-busy', true]].sort(),
+    );
+    assert.equal(existsSync(`/run/netns/${idle}`), false);
+    assert.equal(existsSync(`/run/netns/${busyName}`), true);
+    assert.equal(busy.exitCode ?? busy.signalCode, null, 'the process inside was left running');
+  } finally {
+    busy?.kill('SIGKILL');
+    for (const n of [idle, busyName]) if (existsSync(`/run/netns/${n}`)) await deleteNamespace(n);
+  }
+});

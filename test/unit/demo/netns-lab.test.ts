@@ -53,7 +53,9 @@ test('judgeLab: a lab is live while its owner or its creator runs, stale when bo
     ['owner and creator pids both reused', facts({ marker: marker(), ownerStartNow: 9999, creatorStartNow: 8888 }), 'owner-gone'],
     ['marker of another owner is ignored', facts({ marker: marker({ owner: 101 }), creatorStartNow: 6000 }), 'owner-gone'],
     ['old name, young', facts({ name: { prefix: 'pgt-' }, ageMs: 60_000 }), 'legacy-young'],
-    ['old name, old', facts({ name: { prefix: 'pgt-' }, ageMs: LEGACY_MAX_AGE_MS + 1 }), 'legacy-old'],
+    ['old name, old', facts({ name: { prefix: 'pgt-' }, ageMs: LEGACY_MAX_AGE_MS + 1, busy: false }), 'legacy-old'],
+    ['old name, old, processes inside: maybe someone\'s lab', facts({ name: { prefix: 'pgt-' }, ageMs: LEGACY_MAX_AGE_MS + 1, busy: true }), 'legacy-busy'],
+    ['old name, young, processes inside', facts({ name: { prefix: 'pgt-' }, ageMs: 1000, busy: true }), 'legacy-young'],
     ['old name with a marker: the marker names the owner', facts({ name: { prefix: 'pgt-' }, marker: marker(), ageMs: LEGACY_MAX_AGE_MS + 1, ownerStartNow: 5000 }), 'live'],
   ];
   for (const [why, f, verdict] of cases) assert.equal(judgeLab(f), verdict, why);
