@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   'PG_USAGE',
   'PG_UNSUPPORTED',
   'PG_TIMEOUT',
+  'PG_LAB', // a test lab could not be set up or torn down
   'PG_INTERNAL', // a bug: an error pathguard did not raise on purpose
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -66,7 +66,9 @@ export function register(program: Command): void {
         if (interrupted) process.exit(130);
         interrupted = true;
         process.stderr.write('\ninterrupted: tearing the lab down ...\n');
-        void teardown?.().finally(() => process.exit(130));
+        void teardown?.()
+          .catch((err: unknown) => process.stderr.write(`${(err as Error).message}\n`))
+          .finally(() => process.exit(130));
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);

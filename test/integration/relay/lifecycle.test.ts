@@ -5,12 +5,13 @@
 //                         └─ n2 (its peer, no relay: counts what reaches it)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { labUnavailable, sleep, waitFor } from '../../harness/netns.js';
+import { labOwner, labsOwnedBy, labUnavailable, waitFor } from '../../harness/netns.js';
 import { NflogReader } from '../../../src/net/nflog-reader.js';
 import { Injector, tooBigFor, type Flow } from './helpers/packets.js';
 import { RelayProcess, nftCounters, nftTableExists, withRelayLab } from './helpers/relay-process.js';
-import { buildSegment, installWitness, CLIENT, FAR_ROUTER, VIP, VIP_NETWORKS, type SegmentNode } from './helpers/segment.js';
+import { buildSegment, installWitness, pathDrained, CLIENT, FAR_ROUTER, VIP, VIP_NETWORKS, type SegmentNode } from './helpers/segment.js';
 
 const skip = labUnavailable();
 
@@ -116,8 +117,8 @@ test('--dry-run captures, decides and counts what it would relay, but sends (and
     try {
       injector.send(n1.mac, [tooBigFor(flow(4, 43_001), FAR_ROUTER[4], 1400), tooBigFor(flow(6, 43_001), FAR_ROUTER[6], 1400)]);
       await relay.waitForMetric('dry_run_messages_total', 2);
-      // Give a replica, had one been sent, time to arrive (the real fan-out takes well under a millisecond).
-      await sleep(500);
+      // A replica, had one been sent, went out before the relay counted the message; a later packet from n1 to n2 must then find it counted.
+      await pathDrained(n1, n2);
       const m = await relay.metrics();
       assert.equal(m.get('pathguard_relay_received_packets_total'), 2);
       assert.equal(m.get('pathguard_relay_replicas_sent_total', { transport: 'ip' }), 0);
@@ -130,4 +131,34 @@ test('--dry-run captures, decides and counts what it would relay, but sends (and
     }
     assert.deepEqual(await relay.stop(), { code: 0, signal: null });
   });
+});
+
+test('a relay killed with SIGKILL mid-run, and a process the lab never tracked, leave no namespace behind', { skip, timeout: 30_000 }, async () => {
+  let names: readonly string[] = [];
+  let strayExit: Promise<NodeJS.Signals | null> | undefined;
+  await withRelayLab('kill', async (lab, dir) => {
+    const { router, nodes } = await buildSegment(lab, 2);
+    const [n1, n2] = [nodes[0]!, nodes[1]!];
+    const relay = await RelayProcess.start(n1.ns, { dir, args: relayArgs(n2) });
+    const injector = Injector.open(router.ns);
+    try {
+      injector.send(n1.mac, [tooBigFor(flow(4, 43_002), FAR_ROUTER[4], 1400)]);
+      await relay.waitForMetric('relayed_messages_total', 1);
+    } finally {
+      injector.close();
+    }
+    // Started with a plain `ip netns exec`: the lab does not know this process.
+    const stray = spawn('ip', ['netns', 'exec', n2.ns.name, 'sleep', '600'], { stdio: 'ignore' });
+    strayExit = new Promise((r) => stray.once('exit', (_code, signal) => r(signal)));
+    await waitFor(async () => (await n2.ns.exec('ip', ['netns', 'identify', String(stray.pid)])).stdout.trim() === n2.ns.name, 5000);
+
+    relay.child.kill('SIGKILL');
+    assert.deepEqual(await relay.exited, { code: null, signal: 'SIGKILL' });
+    assert.equal(await nftTableExists(n1.ns, 'pathguard'), true, 'killed uncleanly, the relay left its table: only deleting the namespace removes it');
+    names = lab.names;
+  });
+  assert.ok(names.length >= 3);
+  for (const n of names) assert.equal(existsSync(`/run/netns/${n}`), false, `${n} was deleted`);
+  assert.equal(await strayExit, 'SIGKILL', 'the untracked process was ended by the teardown');
+  assert.deepEqual(labsOwnedBy(labOwner()).filter((l) => names.includes(l.name)), []);
 });

@@ -2,7 +2,7 @@
 // the segment the message arrived from, and only there.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { labUnavailable, sleep, type Lab, type Netns } from '../../harness/netns.js';
+import { labUnavailable, waitFor, type Lab, type Netns } from '../../harness/netns.js';
 import { Injector, tooBigFor, type Flow } from './helpers/packets.js';
 import { RelayProcess, nftCounters, withRelayLab } from './helpers/relay-process.js';
 import { CLIENT, FAR_ROUTER, VIP, VIP_NETWORKS } from './helpers/segment.js';
@@ -21,6 +21,20 @@ async function witness(ns: Netns): Promise<void> {
       }
     }
   `);
+}
+
+/** Packets counted so far by the peer's witness. */
+async function got(peer: Netns): Promise<number> {
+  return (await nftCounters(peer, 'pgt_witness')).get('got')!;
+}
+
+/**
+ * Sentinel for "nothing more is on its way from the node to the peer": a ping
+ * over the same veths and bridge, sent after the fan-out, comes back only
+ * after anything the node sent earlier on that path has reached the peer.
+ */
+async function drained(node: Netns, peerAddr: string): Promise<void> {
+  await node.exec('ping', ['-c1', '-W2', peerAddr]);
 }
 
 async function segment(lab: Lab, name: string, node: Netns, nodeDev: string, nodeAddr: string, peerAddr: string): Promise<{ router: Netns; peer: Netns }> {
@@ -59,9 +73,11 @@ test('broadcast with two uplinks answers on the uplink the message came in on', 
         injector.close();
       }
       await relay.waitForMetric('relayed_messages_total', 1);
-      await sleep(300);
-      assert.equal((await nftCounters(b.peer, 'pgt_witness')).get('got'), 1, 'the peer on the arrival segment hears the replica');
-      assert.equal((await nftCounters(a.peer, 'pgt_witness')).get('got'), 0, 'the other segment hears nothing');
+      await waitFor(async () => (await got(b.peer)) >= 1, 5000);
+      await drained(node, '192.0.2.12');
+      await drained(node, '198.51.100.12');
+      assert.equal(await got(b.peer), 1, 'the peer on the arrival segment hears the replica');
+      assert.equal(await got(a.peer), 0, 'the other segment hears nothing');
       assert.equal((await relay.stop()).code, 0, relay.output);
     } finally {
       await relay.kill();
@@ -88,9 +104,10 @@ test('l2 with two uplinks reaches each peer on its own segment, resolving its MA
       }
       await relay.waitForMetric('relayed_messages_total', 1);
       await relay.waitForMetric('replicas_sent_total', 2, 5000, { transport: 'l2' });
-      await sleep(300);
-      assert.equal((await nftCounters(a.peer, 'pgt_witness')).get('got'), 1, 'the peer behind eth0 gets one replica');
-      assert.equal((await nftCounters(b.peer, 'pgt_witness')).get('got'), 1, 'the peer behind eth1 gets one replica');
+      await drained(node, '192.0.2.12');
+      await drained(node, '198.51.100.12');
+      assert.equal(await got(a.peer), 1, 'the peer behind eth0 gets one replica');
+      assert.equal(await got(b.peer), 1, 'the peer behind eth1 gets one replica');
       assert.equal((await relay.stop()).code, 0, relay.output);
     } finally {
       await relay.kill();

@@ -38,11 +38,17 @@ test('the NFLOG queue threshold is 1 while quiet, rises under a flood, and retur
     try {
       assert.equal((await relay.metrics()).get(GAUGE), 1, 'quiet: one message per datagram');
 
+      // Scrape until the threshold rises or the relay has read the whole flood (the sentinel that the
+      // moment has passed), not for a fixed number of scrapes that a slow machine could spend too early.
       let highest = 1;
+      let read = 0;
       const watching = (async () => {
-        for (let i = 0; i < 40 && highest === 1; i++) {
-          highest = Math.max(highest, (await relay.metrics()).get(GAUGE));
-          await sleep(50);
+        const giveUp = Date.now() + 30_000; // a relay that stops reading fails below, not by the test's timeout
+        while (highest === 1 && read < PER_CHUNK * CHUNKS && Date.now() < giveUp) {
+          const m = await relay.metrics();
+          highest = Math.max(highest, m.get(GAUGE));
+          read = m.get('pathguard_relay_received_packets_total');
+          await sleep(20);
         }
       })();
       const t0 = performance.now();

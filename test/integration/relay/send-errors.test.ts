@@ -7,10 +7,10 @@
 //               └─ n2  gets its replicas
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { labUnavailable, sleep } from '../../harness/netns.js';
+import { labUnavailable } from '../../harness/netns.js';
 import { Injector, tooBigFor, type Flow } from './helpers/packets.js';
 import { RelayProcess, nftCounters, withRelayLab } from './helpers/relay-process.js';
-import { buildSegment, installWitness, CLIENT, FAR_ROUTER, VIP, VIP_NETWORKS, type SegmentNode } from './helpers/segment.js';
+import { buildSegment, installWitness, pathDrained, CLIENT, FAR_ROUTER, VIP, VIP_NETWORKS, type SegmentNode } from './helpers/segment.js';
 
 const skip = labUnavailable();
 
@@ -51,7 +51,9 @@ for (const transport of ['ip', 'udp'] as const) {
         injector.send(n1.mac, FLOWS.map((f) => tooBigFor(f, FAR_ROUTER[f.family], 1400)));
         // The dead node is one peer (known by its first address): both its replicas failed.
         await relay.waitForMetric('send_errors_total', 2, 5000, { peer: DEAD[4] });
-        await sleep(300);
+        await relay.waitForMetric('replicas_sent_total', 2, 5000, { transport });
+        // Both messages are through the data plane; a later packet on the path to n2 finds every replica n2 will ever get.
+        await pathDrained(n1, n2);
         const m = await relay.metrics();
         assert.equal(m.get('pathguard_relay_relayed_messages_total'), 2);
         assert.equal(m.get('pathguard_relay_send_errors_total', { peer: n2.v4 }), 0);

@@ -12,10 +12,10 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { labUnavailable, sleep, waitFor } from '../../harness/netns.js';
+import { labUnavailable, waitFor } from '../../harness/netns.js';
 import { Injector, tooBigFor, type Flow } from './helpers/packets.js';
 import { killRelays, nftCounters, startRelays, withRelayLab, type RelayProcess } from './helpers/relay-process.js';
-import { buildSegment, installWitness, peersFlag, CLIENT, FAR_ROUTER, VIP, VIP_NETWORKS, type SegmentNode } from './helpers/segment.js';
+import { buildSegment, installWitness, pathDrained, peersFlag, CLIENT, FAR_ROUTER, VIP, VIP_NETWORKS, type SegmentNode } from './helpers/segment.js';
 
 const skip = labUnavailable();
 
@@ -49,7 +49,13 @@ test('udp with --key-file: a node with the same key injects the replica, a node 
       await r1.waitForMetric('replicas_sent_total', 4, 5000, { transport: 'udp' });
       await r2.waitForMetric('replicas_injected_packets_total', 2);
       await r3.waitForMetric('replicas_rejected_datagrams_total', 2, 5000, { reason: 'bad_hmac' });
-      await sleep(300);
+      // Sentinels: n2's replicas are in its stack (presence); n3 has judged both datagrams, so an injection would have happened by now.
+      await waitFor(async () => {
+        const w = await nftCounters(n2.ns, 'pgt_witness');
+        return w.get('tun_v4')! >= 1 && w.get('tun_v6')! >= 1;
+      }, 5000);
+      await pathDrained(n1, n2);
+      await pathDrained(n1, n3);
 
       const m2 = await r2.metrics();
       assert.equal(m2.get('pathguard_relay_replicas_received_datagrams_total'), 2);

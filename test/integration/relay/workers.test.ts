@@ -7,10 +7,10 @@
 //               └─ n2  witness (ip), or a second relay (udp)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { labUnavailable, sleep, waitFor, type Netns } from '../../harness/netns.js';
+import { labUnavailable, waitFor, type Netns } from '../../harness/netns.js';
 import { Injector, tooBigFor, type Flow } from './helpers/packets.js';
 import { killRelays, nftCounters, PATHGUARD_MAIN, RelayProcess, startRelays, withRelayLab } from './helpers/relay-process.js';
-import { buildSegment, installWitness, peersFlag, CLIENT, VIP, VIP_NETWORKS, type SegmentNode } from './helpers/segment.js';
+import { buildSegment, installWitness, pathDrained, peersFlag, CLIENT, VIP, VIP_NETWORKS, type SegmentNode } from './helpers/segment.js';
 
 const skip = labUnavailable();
 
@@ -18,11 +18,12 @@ const SOURCES = 16;
 const PER_SOURCE = 4;
 const RAISED = ['--src-rate', '1000', '--src-burst', '1000', '--iface-rate', '100000', '--iface-burst', '100000', '--dedup-window', '0'];
 
-function messages(): Uint8Array[] {
+/** `perSource` messages from each of the SOURCES routers; `round` keeps their flows apart from other rounds'. */
+function messages(perSource = PER_SOURCE, round = 0): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (let s = 0; s < SOURCES; s++) {
-    for (let k = 0; k < PER_SOURCE; k++) {
-      const flow: Flow = { family: 4, src: VIP[4], dst: CLIENT[4], srcPort: 8080, dstPort: 44_000 + s * PER_SOURCE + k };
+    for (let k = 0; k < perSource; k++) {
+      const flow: Flow = { family: 4, src: VIP[4], dst: CLIENT[4], srcPort: 8080 + round, dstPort: 44_000 + s * perSource + k };
       out.push(tooBigFor(flow, `203.0.113.${100 + s}`, 1400));
     }
   }
@@ -55,11 +56,17 @@ test('--workers 2: both groups bound, every message relayed once, both workers u
     const injector = Injector.open(router.ns);
     try {
       assert.deepEqual(await boundGroups(n1.ns), [33, 34]);
-      const all = messages();
-      injector.send(n1.mac, all);
+      const first = messages();
+      injector.send(n1.mac, first);
+      await relay.waitForMetric('relayed_messages_total', first.length);
+      await waitFor(async () => (await nftCounters(n2.ns, 'pgt_witness')).get('eth0_v4') === first.length, 5000);
+      // Sentinel: one more message from every router. A worker handles its routers' messages in order, so
+      // once these are relayed both workers are past the first round: a second replica of any first-round
+      // message has been sent by then, and the later ping from n1 to n2 finds it counted.
+      const all = [...first, ...messages(1, 1)];
+      injector.send(n1.mac, all.slice(first.length));
       await relay.waitForMetric('relayed_messages_total', all.length);
-      await waitFor(async () => (await nftCounters(n2.ns, 'pgt_witness')).get('eth0_v4') === all.length, 5000);
-      await sleep(300);
+      await pathDrained(n1, n2);
       const m = await relay.metrics();
       assert.equal(m.get('pathguard_relay_received_packets_total'), all.length, 'the workers\' counters add up');
       assert.equal(m.get('pathguard_relay_replicas_sent_total', { transport: 'ip' }), all.length);
@@ -67,7 +74,7 @@ test('--workers 2: both groups bound, every message relayed once, both workers u
       const shares = [await logChainPackets(n1.ns, 0), await logChainPackets(n1.ns, 1)];
       assert.equal(shares[0]! + shares[1]!, all.length);
       assert.ok(shares[0]! > 0 && shares[1]! > 0, `both workers got messages: ${shares.join(' / ')}`);
-      assert.ok(shares.every((n) => n % PER_SOURCE === 0), `a source's messages all go to one worker: ${shares.join(' / ')}`);
+      assert.ok(shares.every((n) => n % (PER_SOURCE + 1) === 0), `a source's messages all go to one worker: ${shares.join(' / ')}`);
       assert.equal((await relay.get('/healthz')).status, 200);
     } finally {
       injector.close();

@@ -58,11 +58,21 @@ test('CRDs from the API become rules and routes; changes follow; watch drops and
 
         // watches dropped, history compacted (410 on resume), and a full re-list: nothing is removed meanwhile
         const n = reports.length;
+        const watching = api.openWatches();
+        const requests = api.requests.length;
+        assert.ok(watching > 0, 'the source watches the API');
         api.dropWatches({ abrupt: true });
         api.expire({ closeWatches: true });
-        await new Promise((r) => setTimeout(r, 500));
-        assert.deepEqual(await ourRules(node, 4), expectedRules(['203.0.113.0/28', '198.51.100.16/29'], 4));
+        // Sentinels instead of a pause: every watch is open again, each after a fresh list ...
+        await waitFor(() => api.openWatches() === watching && api.requests.slice(requests).filter((r) => !r.watch).length >= watching, 10_000);
+        // ... and a change made after that reaches the kernel, so every snapshot the re-lists produced was reconciled before it.
+        api.apply(T.IPAddressPool, { metadata: { name: 'sentinel', namespace: NS }, spec: { addresses: ['198.51.100.24/29'] } });
+        api.apply(T.BGPAdvertisement, { metadata: { name: 'bgp', namespace: NS }, spec: { ipAddressPools: ['public', 'second', 'sentinel'] } });
+        await waitFor(rules4(['203.0.113.0/28', '198.51.100.16/29', '198.51.100.24/29']), 5000);
         assert.ok(reports.slice(n).every((r) => r.outcome !== 'applied' || (r.plan?.remove.length ?? 0) === 0), 'no removal during re-lists');
+        api.apply(T.BGPAdvertisement, { metadata: { name: 'bgp', namespace: NS }, spec: { ipAddressPools: ['public', 'second'] } });
+        api.remove(T.IPAddressPool, NS, 'sentinel');
+        await waitFor(rules4(['203.0.113.0/28', '198.51.100.16/29']), 5000);
 
         // node label override of the IPv4 peers
         api.apply(T.Node, { metadata: { name: NODE, labels: { rack: 'r1', 'metallb-nra/address': `${PEERS4[2]}_${PEERS4[3]}` } } });

@@ -77,6 +77,19 @@ export async function buildSegment(lab: Lab, count: number): Promise<Segment> {
 }
 
 /**
+ * A sentinel for "nothing more is coming from `from` to `to`": one ping per
+ * family over the same veths and bridge. A packet `from` handed to its kernel
+ * for `to` before this call (a replica that should not exist) is ahead of the
+ * echo request on that path, so when the echo reply is back it has reached
+ * `to` and been counted by its witness. Use it instead of sleeping before
+ * asserting that something did not arrive.
+ */
+export async function pathDrained(from: SegmentNode, to: SegmentNode): Promise<void> {
+  await from.ns.exec('ping', ['-c1', '-W2', to.v4]);
+  await from.ns.exec('ping', ['-6', '-c1', '-W2', to.v6]);
+}
+
+/**
  * A witness table in `ns`, independent of pathguard's: counts too-big
  * messages arriving on eth0 and on the udp transport's TUN device
  * (pathguard0), per family. Replaced whole (counters at 0) on every call.
