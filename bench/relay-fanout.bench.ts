@@ -46,7 +46,11 @@
  * original as it arrives and tcpdump on fan0 each replica as it leaves
  * (kernel ns timestamps, one clock); per message "first replica" and "last
  * replica" are the earliest and latest replica carrying its quoted port and
- * MTU, minus the original's arrival.
+ * MTU, minus the original's arrival. tcpdump on fan0 clones every replica
+ * inside the relay's sendmmsg, so it lengthens the burst it times: the
+ * relay's own histogram (pathguard_relay_latency_microseconds, NFLOG read to
+ * the last sendmmsg returned) is shown for that run and for one at the same
+ * rate without tcpdump.
  *
  * Needs root, nft and tcpdump; prints why and exits 0 otherwise.
  */
@@ -73,7 +77,7 @@ function option(name: string, fallback: string): string {
 }
 
 const PEER_COUNTS = option('peers', '100,1000').split(',').map(Number);
-const REPLICA_RATES = option('replica-rates', '25000,50000,100000,150000,200000,300000,400000,600000').split(',').map(Number);
+const REPLICA_RATES = option('replica-rates', '25000,50000,100000,200000,300000,400000,600000,800000,1000000,1200000').split(',').map(Number);
 const REPS = Number(option('reps', '3'));
 const STEP_MS = Number(option('step-ms', '3000'));
 const LATENCY_RATE = Number(option('latency-rate', '20'));
@@ -163,12 +167,38 @@ interface StepResult {
   load1: number;
 }
 
+interface HistogramFigures {
+  p50: number;
+  p99: number;
+  count: number;
+}
+
+/** p50, p99 and count of pathguard_relay_latency_microseconds between two scrapes. */
+function histogramDelta(h0: Metrics, h1: Metrics): HistogramFigures {
+  const bounds = [...h1.keys()]
+    .filter((k) => k.startsWith(`${M.latency}_bucket`))
+    .map((k) => {
+      const le = /le="([^"]+)"/.exec(k)![1]!;
+      return { key: k, le: le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le) };
+    })
+    .sort((x, y) => x.le - y.le);
+  const cum = bounds.map((b) => (h1.get(b.key) ?? 0) - (h0.get(b.key) ?? 0));
+  const les = bounds.map((b) => b.le);
+  return {
+    p50: histogramQuantile(les, cum, 0.5).value,
+    p99: histogramQuantile(les, cum, 0.99).value,
+    count: (h1.get(`${M.latency}_count`) ?? 0) - (h0.get(`${M.latency}_count`) ?? 0),
+  };
+}
+
 interface SizeResult {
   peers: number;
   steps: StepResult[];
   best: number;
   latency: { matched: number; sent: number; first: number[]; last: number[]; replicas: number; dumpDrops: string };
-  histogram: { p50: number; p99: number; count: number };
+  histogram: HistogramFigures;
+  /** The same, in a run without tcpdump. */
+  quietHistogram: HistogramFigures;
   hwmKb: number;
   idleRssKb: number;
   loadAfter: number[];
@@ -299,6 +329,13 @@ async function runSize(peerCount: number, tmp: string): Promise<SizeResult> {
         if (median(losses) < 0.01) best = Math.max(best, rate);
       }
 
+      // The relay's own histogram at the low rate without tcpdump: a capture on fan0 clones every
+      // replica inside the relay's sendmmsg, which lengthens the very burst being timed.
+      const q0 = await probe.metrics();
+      generator.run(LATENCY_RATE, LATENCY_MS);
+      await settle();
+      const quiet = histogramDelta(q0, await probe.metrics());
+
       // Latency at a low rate: the original arriving on eth0, its replicas leaving by fan0.
       const inPcap = join(tmp, `in-${peerCount}.pcap`);
       const outPcap = join(tmp, `out-${peerCount}.pcap`);
@@ -358,22 +395,13 @@ async function runSize(peerCount: number, tmp: string): Promise<SizeResult> {
           last.push((s.last - t) / 1000);
         }
       }
-      const bounds = [...h1.keys()]
-        .filter((k) => k.startsWith(`${M.latency}_bucket`))
-        .map((k) => {
-          const le = /le="([^"]+)"/.exec(k)![1]!;
-          return { key: k, le: le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le) };
-        })
-        .sort((x, y) => x.le - y.le);
-      const cum = bounds.map((b) => (h1.get(b.key) ?? 0) - (h0.get(b.key) ?? 0));
-      const les = bounds.map((b) => b.le);
-      const hCount = (h1.get(`${M.latency}_count`) ?? 0) - (h0.get(`${M.latency}_count`) ?? 0);
       return {
         peers: peerCount,
         steps,
         best,
         latency: { matched: last.length, sent: lg.sent, first, last, replicas, dumpDrops },
-        histogram: { p50: histogramQuantile(les, cum, 0.5).value, p99: histogramQuantile(les, cum, 0.99).value, count: hCount },
+        histogram: histogramDelta(h0, h1),
+        quietHistogram: quiet,
         hwmKb: memoryKb(pid).hwm,
         idleRssKb,
         loadAfter: loadavg(),
@@ -437,7 +465,12 @@ function report(r: SizeResult): void {
     `    first replica p50 ${percentile(l.first, 50).toFixed(0)} µs, p99 ${percentile(l.first, 99).toFixed(0)} µs; ` +
       `last replica p50 ${percentile(l.last, 50).toFixed(0)} µs, p99 ${percentile(l.last, 99).toFixed(0)} µs, max ${percentile(l.last, 100).toFixed(0)} µs`,
   );
-  console.log(`    relay histogram (NFLOG read → last sendmmsg returned), ${r.histogram.count} messages: p50 ${r.histogram.p50.toFixed(0)} µs, p99 ${r.histogram.p99.toFixed(0)} µs`);
+  const h = r.histogram;
+  const q = r.quietHistogram;
+  console.log(
+    `    relay histogram (NFLOG read → last sendmmsg returned): with tcpdump ${h.count} messages, p50 ${h.p50.toFixed(0)} µs, p99 ${h.p99.toFixed(0)} µs; ` +
+      `without ${q.count} messages, p50 ${q.p50.toFixed(0)} µs, p99 ${q.p99.toFixed(0)} µs`,
+  );
   console.log(`  memory: VmRSS idle ${(r.idleRssKb / 1024).toFixed(1)} MB, VmHWM at the end ${(r.hwmKb / 1024).toFixed(1)} MB`);
   console.log(`  load average after: ${r.loadAfter.map((x) => x.toFixed(2)).join(' ')}`);
 }
