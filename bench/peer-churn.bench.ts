@@ -5,6 +5,7 @@
  *
  *   node dist/bench/peer-churn.bench.js [--nodes 5000] [--updates 500] [--seconds 60]
  *        [--move-every 0] [--rate 40] [--step-ms 2000] [--quiet-steps 5] [--relay-log FILE]
+ *        [--relay-node-args "--cpu-prof --cpu-prof-dir=DIR"]
  *
  * Lab: the one of bench/relay-fanout.bench.ts (gen -veth- node -veth- far,
  * every peer prefix routed via far, replicas counted at far's ingress), plus
@@ -52,7 +53,7 @@ import { parseMac } from '../src/wire/ethernet.js';
 import { fmt, median, pad } from './lib/figures.js';
 import { CLK_TCK, cpuTicks, memoryKb, threadTicks } from './lib/proc.js';
 import { Probe } from './lib/relay-metrics.js';
-import { nftCounters } from './lib/lab-counters.js';
+import { netlinkDrops, nftCounters } from './lib/lab-counters.js';
 import { FrameGenerator } from './lib/frame-generator.js';
 import { fragNeededPool } from './lib/frag-needed-pool.js';
 
@@ -69,6 +70,8 @@ const RATE = Number(option('rate', '40'));
 const STEP_MS = Number(option('step-ms', '2000'));
 const QUIET_STEPS = Number(option('quiet-steps', '5'));
 const RELAY_LOG = option('relay-log', '');
+/** Extra node flags for the relay process, e.g. "--cpu-prof --cpu-prof-dir=DIR" to see where the control plane's CPU goes. */
+const RELAY_NODE_ARGS = option('relay-node-args', '').split(' ').filter((a) => a !== '');
 const POOL = 4096;
 const VIP = '192.0.2.1';
 const RELAY_PORT = 4490;
@@ -83,8 +86,17 @@ const M = {
   peers: 'pathguard_relay_configured_peers',
   changed: 'pathguard_relay_peer_refreshes_total{outcome="changed"}',
   unchanged: 'pathguard_relay_peer_refreshes_total{outcome="unchanged"}',
+  received: 'pathguard_relay_received_packets_total',
   relayed: 'pathguard_relay_relayed_messages_total',
+  sendErrors: 'pathguard_relay_send_errors_total',
 } as const;
+
+/** Sum of every series of metric `name` (all label sets). */
+function total(m: Map<string, number>, name: string): number {
+  let s = 0;
+  for (const [k, v] of m) if (k === name || k.startsWith(`${name}{`)) s += v;
+  return s;
+}
 
 const FAR_RULESET =
   'table netdev far {\n' +
@@ -105,8 +117,11 @@ interface StepResult {
   phase: Phase;
   seconds: number;
   wirePerS: number;
+  received: number;
   relayed: number;
   offered: number;
+  sendErrors: number;
+  nlDrops: number;
   /** Share of one core, per thread group. */
   mainPct: number;
   workerPct: number;
@@ -225,7 +240,7 @@ async function main(): Promise<void> {
       const relay = node.spawn(
         process.execPath,
         [
-          MAIN_JS, 'relay',
+          ...RELAY_NODE_ARGS, MAIN_JS, 'relay',
           '--node-name', 'node-self', '--iface', 'eth0', '--transport', 'udp', '--vip-networks', `${VIP}/32`,
           '--src-rate', '1000000', '--src-burst', '1000000', '--iface-rate', '1000000', '--iface-burst', '1000000',
           '--dedup-window', '0', '--log-level', 'warn', '--metrics-addr', `${METRICS.host}:${METRICS.port}`, '--ready-file', ready,
@@ -259,7 +274,13 @@ async function main(): Promise<void> {
 
         const pool = fragNeededPool({ size: POOL, vip: VIP, outerSources: Array.from({ length: 16 }, (_, i) => `192.0.2.${2 + i}`) });
         const generator = new FrameGenerator(sender, pool, parseMac(nodeMac));
-        const snapshot = async () => ({ m: await probe.metrics(), wire: await wireReplicas(far), threads: threadTicks(pid), t: performance.now() });
+        const snapshot = async () => ({
+          m: await probe.metrics(),
+          wire: await wireReplicas(far),
+          nlDrops: await netlinkDrops(node),
+          threads: threadTicks(pid),
+          t: performance.now(),
+        });
         type Snap = Awaited<ReturnType<typeof snapshot>>;
         let last: Snap = await snapshot();
         const step = async (phase: Phase): Promise<StepResult> => {
@@ -283,8 +304,11 @@ async function main(): Promise<void> {
             phase,
             seconds: s,
             wirePerS: (b.wire - a.wire) / s,
+            received: d(M.received),
             relayed: d(M.relayed),
             offered: g.sent,
+            sendErrors: total(b.m, M.sendErrors) - total(a.m, M.sendErrors),
+            nlDrops: b.nlDrops - a.nlDrops,
             mainPct: share(main),
             workerPct: share(worker),
             otherPct: share(all - main - worker),
@@ -296,7 +320,8 @@ async function main(): Promise<void> {
         };
         const log = (r: StepResult) =>
           console.log(
-            `  ${r.phase.padEnd(6)} ${fmt(r.wirePerS).padStart(9)} replicas/s on the wire (${fmt(r.relayed)}/${fmt(r.offered)} relayed); ` +
+            `  ${r.phase.padEnd(6)} ${fmt(r.wirePerS).padStart(9)} replicas/s on the wire; offered ${fmt(r.offered)} received ${fmt(r.received)} relayed ${fmt(r.relayed)}, ` +
+              `NFLOG drops ${fmt(r.nlDrops)}, send errors ${fmt(r.sendErrors)}; ` +
               `relay main ${r.mainPct.toFixed(0)}%, data plane ${r.workerPct.toFixed(0)}%, other ${r.otherPct.toFixed(0)}% of a core; ` +
               `RSS ${(r.rssKb / 1024).toFixed(1)} MB; refreshes changed ${r.changed} unchanged ${r.unchanged}; load ${r.load1.toFixed(1)}`,
           );
