@@ -32,7 +32,9 @@
  * Per step: replicas on the wire (far's counters) per second, the relay's
  * CPU split by thread (/proc/PID/task/TID/stat: the main thread runs the
  * control plane, the watch and the HTTP server; the busiest other thread is
- * the data-plane worker; the rest is V8's and libuv's helpers), VmRSS, and
+ * the data-plane worker, shown with the share of the step it was runnable but
+ * waiting for a CPU, from /proc/PID/task/TID/schedstat; the rest is V8's and
+ * libuv's helpers), VmRSS, and
  * the relay's pathguard_relay_peer_refreshes_total. "Does the data plane's
  * throughput drop" is the median wire rate of the churn steps against the
  * before and after steps; with --rate above what the data plane can send,
@@ -125,6 +127,8 @@ interface StepResult {
   /** Share of one core, per thread group. */
   mainPct: number;
   workerPct: number;
+  /** Share of the step the data-plane worker was runnable but waiting for a CPU (schedstat). */
+  workerWaitPct: number;
   otherPct: number;
   rssKb: number;
   changed: number;
@@ -291,12 +295,16 @@ async function main(): Promise<void> {
           const s = (b.t - a.t) / 1000;
           let main = 0;
           let worker = 0;
+          let workerWaitNs = 0;
           let all = 0;
           for (const [tid, t] of b.threads) {
             const dt = t.ticks - (a.threads.get(tid)?.ticks ?? 0);
             all += dt;
             if (tid === pid) main = dt;
-            else worker = Math.max(worker, dt);
+            else if (dt > worker) {
+              worker = dt;
+              workerWaitNs = t.waitNs - (a.threads.get(tid)?.waitNs ?? 0);
+            }
           }
           const d = (k: string) => (b.m.get(k) ?? 0) - (a.m.get(k) ?? 0);
           const share = (ticks: number) => (100 * ticks) / CLK_TCK / s;
@@ -311,6 +319,7 @@ async function main(): Promise<void> {
             nlDrops: b.nlDrops - a.nlDrops,
             mainPct: share(main),
             workerPct: share(worker),
+            workerWaitPct: (100 * workerWaitNs) / 1e9 / s,
             otherPct: share(all - main - worker),
             rssKb: memoryKb(pid).rss,
             changed: d(M.changed),
@@ -322,7 +331,7 @@ async function main(): Promise<void> {
           console.log(
             `  ${r.phase.padEnd(6)} ${fmt(r.wirePerS).padStart(9)} replicas/s on the wire; offered ${fmt(r.offered)} received ${fmt(r.received)} relayed ${fmt(r.relayed)}, ` +
               `NFLOG drops ${fmt(r.nlDrops)}, send errors ${fmt(r.sendErrors)}; ` +
-              `relay main ${r.mainPct.toFixed(0)}%, data plane ${r.workerPct.toFixed(0)}%, other ${r.otherPct.toFixed(0)}% of a core; ` +
+              `relay main ${r.mainPct.toFixed(0)}%, data plane ${r.workerPct.toFixed(0)}% (waited for a CPU ${r.workerWaitPct.toFixed(0)}%), other ${r.otherPct.toFixed(0)}% of a core; ` +
               `RSS ${(r.rssKb / 1024).toFixed(1)} MB; refreshes changed ${r.changed} unchanged ${r.unchanged}; load ${r.load1.toFixed(1)}`,
           );
 
@@ -353,8 +362,8 @@ async function main(): Promise<void> {
         const hwm = memoryKb(pid).hwm;
 
         console.log('\nsummary (medians of the steps in each phase):');
-        const W = [7, 6, 14, 10, 11, 8, 8, 8, 6];
-        console.log(pad(['phase', 'steps', 'wire/s', 'vs before', 'relay main', 'worker', 'other', 'RSS MB', 'load'], W));
+        const W = [7, 6, 14, 10, 11, 8, 12, 8, 8, 6];
+        console.log(pad(['phase', 'steps', 'wire/s', 'vs before', 'relay main', 'worker', 'worker wait', 'other', 'RSS MB', 'load'], W));
         const before = median(steps.filter((r) => r.phase === 'before').map((r) => r.wirePerS));
         for (const phase of ['before', 'churn', 'after'] as const) {
           const rs = steps.filter((r) => r.phase === phase);
@@ -368,6 +377,7 @@ async function main(): Promise<void> {
                 `${((100 * med((r) => r.wirePerS)) / before).toFixed(0)}%`,
                 `${med((r) => r.mainPct).toFixed(1)}%`,
                 `${med((r) => r.workerPct).toFixed(0)}%`,
+                `${med((r) => r.workerWaitPct).toFixed(0)}%`,
                 `${med((r) => r.otherPct).toFixed(1)}%`,
                 (med((r) => r.rssKb) / 1024).toFixed(1),
                 med((r) => r.load1).toFixed(1),
