@@ -57,6 +57,7 @@ import { CLK_TCK, cpuTicks, memoryKb, threadTicks } from './lib/proc.js';
 import { Probe } from './lib/relay-metrics.js';
 import { netlinkDrops, nftCounters } from './lib/lab-counters.js';
 import { FrameGenerator } from './lib/frame-generator.js';
+import { catchInterrupt, checkInterrupt } from './lib/interruption.js';
 import { fragNeededPool } from './lib/frag-needed-pool.js';
 
 function option(name: string, fallback: string): string {
@@ -208,6 +209,7 @@ async function main(): Promise<void> {
     ].join('\n'),
   );
 
+  catchInterrupt('peer-churn');
   const tmp = mkdtempSync(join(tmpdir(), 'pg-churn-bench-'));
   try {
     await withLab('churn', async (lab) => {
@@ -288,6 +290,7 @@ async function main(): Promise<void> {
         type Snap = Awaited<ReturnType<typeof snapshot>>;
         let last: Snap = await snapshot();
         const step = async (phase: Phase): Promise<StepResult> => {
+          checkInterrupt();
           const g = generator.run(RATE, STEP_MS);
           const b = await snapshot();
           const a = last;

@@ -74,6 +74,7 @@ import { CLK_TCK, cpuTicks, memoryKb, systemCpu } from './lib/proc.js';
 import { Probe, type Metrics } from './lib/relay-metrics.js';
 import { netlinkDrops, nftCounters } from './lib/lab-counters.js';
 import { FrameGenerator } from './lib/frame-generator.js';
+import { catchInterrupt, checkInterrupt } from './lib/interruption.js';
 import { readPcap } from './lib/pcap.js';
 import { fragNeededKey, fragNeededPool } from './lib/frag-needed-pool.js';
 
@@ -287,6 +288,7 @@ async function runSize(peerCount: number, tmp: string): Promise<SizeResult> {
       };
 
       const step = async (rate: number): Promise<StepResult> => {
+        checkInterrupt();
         const a = await snapshot();
         const g = generator.run(rate, STEP_MS);
         const drainMs = await settle();
@@ -537,6 +539,7 @@ async function main(): Promise<void> {
       `  node ${process.version}, load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
     ].join('\n'),
   );
+  catchInterrupt('relay-fanout');
   const tmp = mkdtempSync(join(tmpdir(), 'pg-fanout-bench-'));
   try {
     const results: SizeResult[] = [];
