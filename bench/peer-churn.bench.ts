@@ -54,7 +54,7 @@ import { PacketSender } from '../src/net/packet-socket.js';
 import { parseMac } from '../src/wire/ethernet.js';
 import { fmt, median, pad } from './lib/figures.js';
 import { CLK_TCK, cpuTicks, memoryKb, threadTicks } from './lib/proc.js';
-import { Probe } from './lib/relay-metrics.js';
+import { Probe, sumSeries } from './lib/relay-metrics.js';
 import { netlinkDrops, nftCounters } from './lib/lab-counters.js';
 import { FrameGenerator } from './lib/frame-generator.js';
 import { catchInterrupt, checkInterrupt } from './lib/interruption.js';
@@ -94,12 +94,6 @@ const M = {
   sendErrors: 'pathguard_relay_send_errors_total',
 } as const;
 
-/** Sum of every series of metric `name` (all label sets). */
-function total(m: Map<string, number>, name: string): number {
-  let s = 0;
-  for (const [k, v] of m) if (k === name || k.startsWith(`${name}{`)) s += v;
-  return s;
-}
 
 const FAR_RULESET =
   'table netdev far {\n' +
@@ -318,7 +312,7 @@ async function main(): Promise<void> {
             received: d(M.received),
             relayed: d(M.relayed),
             offered: g.sent,
-            sendErrors: total(b.m, M.sendErrors) - total(a.m, M.sendErrors),
+            sendErrors: sumSeries(b.m, M.sendErrors) - sumSeries(a.m, M.sendErrors),
             nlDrops: b.nlDrops - a.nlDrops,
             mainPct: share(main),
             workerPct: share(worker),

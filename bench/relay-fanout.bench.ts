@@ -71,7 +71,7 @@ import { parseMac } from '../src/wire/ethernet.js';
 import { RELAY_HEADER_LEN } from '../src/wire/relay-datagram.js';
 import { fmt, histogramQuantile, median, pad, percentile } from './lib/figures.js';
 import { CLK_TCK, cpuTicks, memoryKb, systemCpu } from './lib/proc.js';
-import { Probe, type Metrics } from './lib/relay-metrics.js';
+import { Probe, sumSeries, type Metrics } from './lib/relay-metrics.js';
 import { netlinkDrops, nftCounters } from './lib/lab-counters.js';
 import { FrameGenerator } from './lib/frame-generator.js';
 import { catchInterrupt, checkInterrupt } from './lib/interruption.js';
@@ -120,12 +120,6 @@ function peerAddress(i: number): string {
   return `2001:db8:1::${(i - 507).toString(16)}`;
 }
 
-/** Sum of every series of metric `name` (all label sets). */
-function total(m: Metrics, name: string): number {
-  let s = 0;
-  for (const [k, v] of m) if (k === name || k.startsWith(`${name}{`)) s += v;
-  return s;
-}
 
 const FAR_RULESET =
   'table netdev far {\n' +
@@ -293,7 +287,7 @@ async function runSize(peerCount: number, tmp: string): Promise<SizeResult> {
         const g = generator.run(rate, STEP_MS);
         const drainMs = await settle();
         const b = await snapshot();
-        const d = (k: string) => total(b.m, k) - total(a.m, k);
+        const d = (k: string) => sumSeries(b.m, k) - sumSeries(a.m, k);
         const wire = b.wire - a.wire;
         const cpuS = (b.cpu.ticks - a.cpu.ticks) / CLK_TCK;
         const sysS = (b.cpu.system - a.cpu.system) / CLK_TCK;

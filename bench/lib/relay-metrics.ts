@@ -18,6 +18,13 @@ export function parseMetrics(text: string): Metrics {
   return m;
 }
 
+/** Sum of every series of metric `name`, whatever its labels (a per-peer counter in one number). */
+export function sumSeries(m: Metrics, name: string): number {
+  let s = 0;
+  for (const [k, v] of m) if (k === name || k.startsWith(`${name}{`)) s += v;
+  return s;
+}
+
 /** The helper process in the relay's namespace (bench/relay-probe.ts), asked for /metrics and timed /healthz runs. */
 export class Probe {
   private readonly child: ChildProcess;
