@@ -82,18 +82,22 @@
  *
  * Needs root, nft and tcpdump; prints why and exits 0 otherwise.
  */
-import type { ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { withLab, labUnavailable, sleep, waitFor, sh, type Netns } from '../test/harness/netns.js';
 import { withNetns } from '../src/sys/netns.js';
 import { relayRuleset, removeTableRuleset } from '../src/firewall/ruleset.js';
-import { PacketSender, type Frame } from '../src/net/packet-socket.js';
-import { ETH_P, parseMac } from '../src/wire/ethernet.js';
-import { V4_UDP, variant } from '../test/unit/relay/too-big-variant.js';
+import { PacketSender } from '../src/net/packet-socket.js';
+import { parseMac } from '../src/wire/ethernet.js';
+import { fmt, histogramQuantile, median, pad, pct, percentile } from './lib/figures.js';
+import { CLK_TCK, cpuTicks, memoryKb, nflogGroupBound, systemCpu, threadTicks, type ThreadCpu } from './lib/proc.js';
+import { Probe, type Metrics } from './lib/relay-metrics.js';
+import { netlinkDrops, nftCounters, rxPackets } from './lib/lab-counters.js';
+import { FrameGenerator } from './lib/frame-generator.js';
+import { readPcap } from './lib/pcap.js';
+import { fragNeededKey, fragNeededPool } from './lib/frag-needed-pool.js';
 
 // ---------------------------------------------------------------- options
 
@@ -124,116 +128,12 @@ const PEERS = ['192.0.2.11', '192.0.2.12', '192.0.2.13'];
 const NODE_ADDR = '192.0.2.10';
 const VIP = '192.0.2.1';
 const METRICS = { host: '127.0.0.1', port: 9462 };
-const CLK_TCK = 100; // sysconf(_SC_CLK_TCK) on Linux (USER_HZ), the unit of /proc/PID/stat utime/stime
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const MAIN_JS = join(here, '..', 'src', 'cli', 'main.js');
 const PROBE_JS = join(here, 'relay-probe.js');
 
-// ---------------------------------------------------------------- small helpers
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-/** Nearest-rank percentile. */
-function percentile(xs: readonly number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
-
-function fmt(n: number, digits = 0): string {
-  return Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '-';
-}
-
-function pct(part: number, whole: number): string {
-  return whole > 0 && Number.isFinite(part) ? `${((100 * part) / whole).toFixed(2)}%` : '-';
-}
-
-function pad(cells: readonly string[], widths: readonly number[]): string {
-  return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-}
-
-// ---------------------------------------------------------------- /proc
-
-/** utime + stime of a process or thread, in clock ticks. */
-function cpuTicks(statPath: string): { ticks: number; system: number; comm: string } {
-  const s = readFileSync(statPath, 'utf8');
-  const close = s.lastIndexOf(')');
-  const comm = s.slice(s.indexOf('(') + 1, close);
-  const f = s.slice(close + 2).split(' '); // f[0] is field 3 (state)
-  return { ticks: Number(f[11]) + Number(f[12]), system: Number(f[12]), comm };
-}
-
-interface ThreadCpu {
-  ticks: number;
-  comm: string;
-  /** Time spent runnable but waiting for a CPU, ns (/proc/PID/task/TID/schedstat, field 2). */
-  waitNs: number;
-}
-
-function threadTicks(pid: number): Map<number, ThreadCpu> {
-  const out = new Map<number, ThreadCpu>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const waitNs = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]);
-      out.set(Number(tid), { ...cpuTicks(`/proc/${pid}/task/${tid}/stat`), waitNs });
-    } catch (err) {
-      // A thread that exited between readdir and read is simply gone.
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-  }
-  return out;
-}
-
-function memoryKb(pid: number): { rss: number; hwm: number; anon: number; file: number } {
-  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? Number.NaN);
-  return { rss: kb('VmRSS'), hwm: kb('VmHWM'), anon: kb('RssAnon'), file: kb('RssFile') };
-}
-
-/**
- * True when NFLOG `group` is bound in the network namespace `pid` is in: the
- * first column of /proc/PID/net/netfilter/nfnetlink_log (one line per bound
- * group, net/netfilter/nfnetlink_log.c seq_show). The file exists once the
- * nfnetlink_log module is loaded.
- */
-function nflogGroupBound(pid: number, group: number): boolean {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/net/netfilter/nfnetlink_log`, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
-  return text.split('\n').some((l) => l.trim() !== '' && Number(l.trim().split(/\s+/)[0]) === group);
-}
-
-/** Busy and total jiffies of all CPUs (/proc/stat "cpu" line). */
-function systemCpu(): { busy: number; total: number } {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-  const idle = f[3]! + f[4]!;
-  return { busy: total - idle, total };
-}
-
 // ---------------------------------------------------------------- observers
-
-type Metrics = Map<string, number>;
-
-function parseMetrics(text: string): Metrics {
-  const m: Metrics = new Map();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const sp = line.lastIndexOf(' ');
-    m.set(line.slice(0, sp), Number(line.slice(sp + 1)));
-  }
-  return m;
-}
 
 const M = {
   received: 'pathguard_relay_received_packets_total',
@@ -244,206 +144,11 @@ const M = {
   latency: 'pathguard_relay_latency_microseconds',
 } as const;
 
-/** The helper process in node's namespace (bench/relay-probe.ts). */
-class Probe {
-  private readonly child: ChildProcess;
-  private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }>();
+const packetPool = (): Uint8Array[] =>
+  fragNeededPool({ size: POOL, vip: VIP, outerSources: Array.from({ length: 16 }, (_, i) => `203.0.113.${1 + i}`) });
 
-  constructor(child: ChildProcess) {
-    this.child = child;
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const msg = JSON.parse(line) as Record<string, unknown> & { id: number; error?: string };
-      const w = this.waiting.get(msg.id);
-      this.waiting.delete(msg.id);
-      if (!w) return;
-      if (msg.error !== undefined) w.reject(new Error(`relay-probe: ${msg.error}`));
-      else w.resolve(msg);
-    });
-    child.on('close', (code) => {
-      for (const w of this.waiting.values()) w.reject(new Error(`relay-probe exited ${code}`));
-      this.waiting.clear();
-    });
-  }
-
-  private ask(req: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const id = this.nextId++;
-    const p = new Promise<Record<string, unknown>>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
-    this.child.stdin!.write(`${JSON.stringify({ id, ...req })}\n`);
-    return p;
-  }
-
-  async metrics(): Promise<Metrics> {
-    const r = await this.ask({ op: 'metrics' });
-    if (r['status'] !== 200) throw new Error(`/metrics answered ${String(r['status'])}`);
-    return parseMetrics(r['text'] as string);
-  }
-
-  async health(count: number, spanMs: number): Promise<{ ms: number[]; status: number[] }> {
-    const r = await this.ask({ op: 'health', count, spanMs });
-    return { ms: r['ms'] as number[], status: r['status'] as number[] };
-  }
-
-  close(): void {
-    this.child.stdin!.end();
-  }
-}
-
-/** Named nft counters of a namespace: "table/name" → packets. */
-async function nftCounters(ns: Netns): Promise<Map<string, number>> {
-  const r = await ns.exec('nft', ['-j', 'list', 'counters']);
-  const doc = JSON.parse(r.stdout) as { nftables: { counter?: { table: string; name: string; packets: number } }[] };
-  const out = new Map<string, number>();
-  for (const o of doc.nftables) if (o.counter) out.set(`${o.counter.table}/${o.counter.name}`, o.counter.packets);
-  return out;
-}
-
-/** Sum of the Drops column of NETLINK_NETFILTER sockets (/proc/net/netlink) in `ns`. */
-async function netlinkDrops(ns: Netns): Promise<number> {
-  const lines = (await ns.exec('cat', ['/proc/net/netlink'])).stdout.trim().split('\n');
-  const head = lines[0]!.trim().split(/\s+/);
-  const eth = head.indexOf('Eth');
-  const drops = head.indexOf('Drops');
-  let sum = 0;
-  for (const l of lines.slice(1)) {
-    const f = l.trim().split(/\s+/);
-    if (f[eth] === '12') sum += Number(f[drops]); // NETLINK_NETFILTER
-  }
-  return sum;
-}
-
-async function rxPackets(ns: Netns, dev: string): Promise<number> {
-  const r = await ns.exec('cat', [`/sys/class/net/${dev}/statistics/rx_packets`]);
-  return Number(r.stdout.trim());
-}
-
-// ---------------------------------------------------------------- generator
-
-interface Generated {
-  attempted: number;
-  sent: number;
-  failed: number;
-  ns: number;
-  /** Largest backlog of due-but-unsent frames seen (the generator falling behind its schedule). */
-  maxLag: number;
-  cpuUs: number;
-}
-
-class Generator {
-  private readonly sender: PacketSender;
-  private readonly pool: readonly Uint8Array[];
-  /** batches[n]: n reusable Frame objects, so a send of n frames allocates nothing. */
-  private readonly batches: { payload: Uint8Array; mac: Uint8Array; protocol: number }[][] = [];
-  private readonly tick = new Int32Array(new SharedArrayBuffer(4));
-  private k = 0;
-
-  constructor(sender: PacketSender, pool: readonly Uint8Array[], mac: Uint8Array) {
-    this.sender = sender;
-    this.pool = pool;
-    for (let n = 0; n <= sender.batchSize; n++) {
-      this.batches.push(Array.from({ length: n }, () => ({ payload: pool[0]!, mac, protocol: ETH_P.IP })));
-    }
-  }
-
-  /** Index the next frame will take from the pool. */
-  get cursor(): number {
-    return this.k;
-  }
-
-  /** Sends `rate` frames/s for `ms` (synchronous: this thread does nothing else meanwhile). */
-  run(rate: number, ms: number): Generated {
-    const total = Math.round((rate * ms) / 1000);
-    const cpu0 = process.cpuUsage();
-    const start = process.hrtime.bigint();
-    let attempted = 0;
-    let sent = 0;
-    let failed = 0;
-    let maxLag = 0;
-    for (;;) {
-      const elNs = Number(process.hrtime.bigint() - start);
-      const due = Math.min(total, Math.floor((rate * elNs) / 1e9));
-      maxLag = Math.max(maxLag, due - attempted);
-      while (attempted < due) {
-        const n = Math.min(this.sender.batchSize, due - attempted);
-        const frames = this.batches[n]!;
-        for (let j = 0; j < n; j++) {
-          frames[j]!.payload = this.pool[this.k]!;
-          this.k = (this.k + 1) % this.pool.length;
-        }
-        const r = this.sender.sendTo(frames as readonly Frame[]);
-        sent += r.sent;
-        failed += r.failed;
-        attempted += n;
-      }
-      if (attempted >= total) break;
-      // Sleep until the next frame is due, but at least ~1 ms at high rates (token pacing per ms).
-      const nextMs = ((attempted + 1) * 1000) / rate - elNs / 1e6;
-      Atomics.wait(this.tick, 0, 0, Math.max(rate >= 1000 ? 1 : 0, nextMs));
-    }
-    const ns = Number(process.hrtime.bigint() - start);
-    const c = process.cpuUsage(cpu0);
-    return { attempted, sent, failed, ns, maxLag, cpuUs: c.user + c.system };
-  }
-}
-
-function packetPool(): Uint8Array[] {
-  const pool: Uint8Array[] = [];
-  for (let i = 0; i < POOL; i++) {
-    pool.push(variant(V4_UDP, { outerSrc: `203.0.113.${1 + (i % 16)}`, quotedSrc: VIP, quotedSrcPort: 1024 + i, mtu: 576 + (i % 900) }));
-  }
-  return pool;
-}
-
-/** Quoted source port and next-hop MTU of a frag-needed frame (Ethernet + IPv4 + ICMP + quoted IPv4 + ports), or undefined. */
-function frameKey(f: Uint8Array): number | undefined {
-  if (f.byteLength < 14 + 20 + 8 + 20 + 4 || f[12] !== 0x08 || f[13] !== 0x00) return undefined;
-  const ip = 14;
-  const ihl = (f[ip]! & 0x0f) * 4;
-  const icmp = ip + ihl;
-  if (f[ip + 9] !== 1 || f[icmp] !== 3 || f[icmp + 1] !== 4) return undefined;
-  const q = icmp + 8;
-  const qihl = (f[q]! & 0x0f) * 4;
-  if (f.byteLength < q + qihl + 2) return undefined;
-  const port = (f[q + qihl]! << 8) | f[q + qihl + 1]!;
-  const mtu = (f[icmp + 6]! << 8) | f[icmp + 7]!;
-  return port * 65536 + mtu;
-}
-
-/** Records of a pcap file (libpcap format, either timestamp precision) with time in ns from the first record. */
-function readPcap(buf: Buffer): { t: number; frame: Buffer }[] {
-  if (buf.byteLength < 24) return [];
-  const magic = buf.readUInt32LE(0);
-  if (magic !== 0xa1b2c3d4 && magic !== 0xa1b23c4d) throw new Error(`unexpected pcap magic 0x${magic.toString(16)}`);
-  const nano = magic === 0xa1b23c4d;
-  const out: { t: number; frame: Buffer }[] = [];
-  let sec0: number | undefined;
-  for (let off = 24; off + 16 <= buf.byteLength; ) {
-    const sec = buf.readUInt32LE(off);
-    const frac = buf.readUInt32LE(off + 4);
-    const incl = buf.readUInt32LE(off + 8);
-    sec0 ??= sec;
-    out.push({ t: (sec - sec0) * 1e9 + (nano ? frac : frac * 1000), frame: buf.subarray(off + 16, off + 16 + incl) });
-    off += 16 + incl;
-  }
-  return out;
-}
-
-/** Histogram quantile over bucket deltas, linear within the bucket (Prometheus' histogram_quantile). */
-function histogramQuantile(bounds: readonly number[], cumulative: readonly number[], q: number): { value: number; bound: number } {
-  const total = cumulative[cumulative.length - 1] ?? 0;
-  if (total === 0) return { value: Number.NaN, bound: Number.NaN };
-  const rank = q * total;
-  for (let i = 0; i < cumulative.length; i++) {
-    if (cumulative[i]! >= rank) {
-      const lo = i === 0 ? 0 : bounds[i - 1]!;
-      const hi = bounds[i]!;
-      const below = i === 0 ? 0 : cumulative[i - 1]!;
-      const inBucket = cumulative[i]! - below;
-      return { value: Number.isFinite(hi) ? lo + ((hi - lo) * (rank - below)) / inBucket : lo, bound: hi };
-    }
-  }
-  return { value: Number.NaN, bound: Number.NaN };
-}
+/** Quoted source port and next-hop MTU of a frag-needed Ethernet frame, or undefined. */
+const frameKey = (f: Uint8Array): number | undefined => (f[12] === 0x08 && f[13] === 0x00 ? fragNeededKey(f, 14) : undefined);
 
 // ---------------------------------------------------------------- the run
 
@@ -625,7 +330,7 @@ async function main(): Promise<void> {
       const idleMem = memoryKb(pid);
       const sender = withNetns(gen.path, () => PacketSender.open({ device: 'eth0', batch: 64 }));
       const pool = packetPool();
-      const generator = new Generator(sender, pool, parseMac(nodeMac));
+      const generator = new FrameGenerator(sender, pool, parseMac(nodeMac));
 
       const snapshot = async (): Promise<Snapshot> => {
         const m: Metrics = probe ? await probe.metrics() : new Map();
