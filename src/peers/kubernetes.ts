@@ -27,22 +27,48 @@ export interface KubernetesPeersOptions {
   readonly onError?: (e: WatcherError) => void;
 }
 
-/** The peers named by a snapshot of Node objects, one per node (pure; exported for tests). */
-export function peersFromNodes(nodes: readonly NodeObject[], opts: Pick<KubernetesPeersOptions, 'nodeName' | 'addressTypes'>): Peer[] {
+/**
+ * What a node's peer was derived from, so an unchanged node is not derived
+ * again: kubelets update every Node's status every few seconds (heartbeats,
+ * conditions) without touching its addresses, and a cluster of thousands of
+ * nodes would otherwise re-parse every address on each of those updates.
+ */
+export type PeerCache = Map<string, { readonly key: string; readonly peer: Peer | undefined }>;
+
+/**
+ * The peers named by a snapshot of Node objects, one per node (pure but for
+ * `cache`, which it fills and prunes; exported for tests).
+ */
+export function peersFromNodes(nodes: readonly NodeObject[], opts: Pick<KubernetesPeersOptions, 'nodeName' | 'addressTypes'>, cache?: PeerCache): Peer[] {
   const types = new Set<string>(opts.addressTypes ?? ['InternalIP']);
   const out: Peer[] = [];
+  const seen = cache ? new Set<string>() : undefined;
   for (const n of nodes) {
-    if (n.metadata.name === opts.nodeName) continue;
-    const addresses: PeerAddress[] = [];
+    const name = n.metadata.name;
+    if (name === opts.nodeName) continue;
+    const texts: string[] = [];
     for (const a of n.status?.addresses ?? []) {
-      if (!a.type || !types.has(a.type) || typeof a.address !== 'string') continue;
-      // A node advertising an unusable address (loopback, link-local ...) is not reached by that address.
-      const r = parsePeerAddress(a.address);
-      if (typeof r !== 'string') addresses.push(r);
+      if (a.type && types.has(a.type) && typeof a.address === 'string') texts.push(a.address);
     }
-    const peer = makePeer(addresses, n.metadata.name);
+    const key = texts.join(' ');
+    seen?.add(name);
+    const hit = cache?.get(name);
+    let peer: Peer | undefined;
+    if (hit !== undefined && hit.key === key) {
+      peer = hit.peer;
+    } else {
+      const addresses: PeerAddress[] = [];
+      for (const t of texts) {
+        // A node advertising an unusable address (loopback, link-local ...) is not reached by that address.
+        const r = parsePeerAddress(t);
+        if (typeof r !== 'string') addresses.push(r);
+      }
+      peer = makePeer(addresses, name);
+      cache?.set(name, { key, peer });
+    }
     if (peer) out.push(peer);
   }
+  if (cache && seen) for (const name of cache.keys()) if (!seen.has(name)) cache.delete(name);
   return normalizePeers(out);
 }
 
@@ -56,6 +82,7 @@ export class KubernetesPeers implements PeerSource {
   private discovered: readonly Peer[] = [];
   private peers: readonly Peer[] = [];
   private local: ReadonlySet<string> = new Set<string>();
+  private readonly cache: PeerCache = new Map();
 
   /** From a client configuration (its own Node informer), or from a shared, already started informer on every Node. */
   constructor(source: KubeConfig | ResourceWatcher<KubeObject>, opts: KubernetesPeersOptions = {}) {
@@ -65,7 +92,7 @@ export class KubernetesPeers implements PeerSource {
       throw new TypeError('a label selector needs an informer of its own, not the shared one');
     }
     this.watcher = source instanceof ResourceWatcher ? (source as ResourceWatcher<NodeObject>) : new ResourceWatcher<NodeObject>(source, nodesResource(opts.labelSelector));
-    const update = (nodes: readonly NodeObject[]) => this.update(peersFromNodes(nodes, opts));
+    const update = (nodes: readonly NodeObject[]) => this.update(peersFromNodes(nodes, opts, this.cache));
     this.offs.push(this.watcher.onSnapshot(update), this.watcher.onChange(update));
     if (opts.onError && !this.borrowed) this.offs.push(this.watcher.onError(opts.onError));
   }
@@ -74,7 +101,7 @@ export class KubernetesPeers implements PeerSource {
   async start(): Promise<boolean> {
     if (!this.borrowed) this.watcher.start();
     const synced = await this.watcher.synced;
-    if (synced && this.borrowed) this.update(peersFromNodes(this.watcher.snapshot(), this.opts));
+    if (synced && this.borrowed) this.update(peersFromNodes(this.watcher.snapshot(), this.opts, this.cache));
     return synced;
   }
 

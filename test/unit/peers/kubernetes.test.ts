@@ -60,3 +60,17 @@ test('KubernetesPeers follows nodes joining and leaving, never lists itself, and
     await api.close();
   }
 });
+
+test('peersFromNodes with a cache derives a node again only when its addresses changed, and forgets nodes that left', () => {
+  const cache = new Map();
+  const a = node('a', [['InternalIP', '192.0.2.11']]);
+  const b = node('b', [['InternalIP', '192.0.2.12']]);
+  const first = peersFromNodes([a, b], {}, cache);
+  const again = peersFromNodes([{ ...a, metadata: { ...a.metadata, resourceVersion: '2' } }, b], {}, cache);
+  assert.equal(again[0], first[0], 'the same peer object: nothing was parsed again');
+  const moved = peersFromNodes([node('a', [['InternalIP', '192.0.2.21']]), b], {}, cache);
+  assert.deepEqual(ids(moved), ['192.0.2.12', '192.0.2.21']);
+  peersFromNodes([b], {}, cache);
+  assert.deepEqual([...cache.keys()], ['b']);
+  assert.deepEqual(ids(peersFromNodes([a, b], {}, cache)), ids(peersFromNodes([a, b], {})), 'cached and uncached agree');
+});
