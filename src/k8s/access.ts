@@ -58,8 +58,10 @@ export function kubeAccess(opts: KubeAccessOptions = {}): KubeAccess {
     config,
     nodes(): Promise<ResourceWatcher<KubeObject>> {
       nodes ??= (async () => {
-        const [{ kubeConfig }, { ResourceWatcher, nodesResource }] = await Promise.all([config(), import('./informer.js')]);
-        const w = new ResourceWatcher<KubeObject>(kubeConfig, nodesResource(), opts.watcher ?? {});
+        const [{ kubeConfig }, { ResourceWatcher, nodesResource, nodeEssentials }] = await Promise.all([config(), import('./informer.js')]);
+        // Only names, labels and addresses are kept: a Node object is kilobytes of images and conditions,
+        // and its kubelet updates them every few seconds without touching what the agent reads.
+        const w = new ResourceWatcher<KubeObject>(kubeConfig, nodesResource(), { ...(opts.watcher ?? {}), keep: nodeEssentials });
         w.onError((e) => {
           failing ??= { message: e.message, since: new Date().toISOString() };
           for (const fn of errorListeners) fn(e);

@@ -67,6 +67,13 @@ export interface WatcherOptions {
   readonly backoffMaxMs?: number;
   /** onChange fires this long after the first unreported change; default 100 ms. */
   readonly debounceMs?: number;
+  /**
+   * Keeps only what the consumers read of each object (a Node's labels and
+   * addresses, not its images and conditions): the cache of a large cluster
+   * stays small, and an update that changes nothing kept (a kubelet's
+   * heartbeat) is not reported as a change.
+   */
+  readonly keep?: (o: KubeObject) => KubeObject;
 }
 
 /** Something went wrong; the watcher keeps its snapshot and retries by itself. */
@@ -128,6 +135,7 @@ export class ResourceWatcher<T extends KubeObject = KubeObject> {
   readonly #initialMs: number;
   readonly #maxMs: number;
   readonly #debounceMs: number;
+  readonly #keep: ((o: KubeObject) => KubeObject) | undefined;
   readonly #stop = new AbortController();
   readonly #stopped: Promise<void>;
 
@@ -155,6 +163,7 @@ export class ResourceWatcher<T extends KubeObject = KubeObject> {
     this.#initialMs = opts.backoffInitialMs ?? 1000;
     this.#maxMs = opts.backoffMaxMs ?? 30_000;
     this.#debounceMs = opts.debounceMs ?? 100;
+    this.#keep = opts.keep;
     this.synced = new Promise((resolve) => (this.#resolveSynced = resolve));
     this.#stopped = new Promise((resolve) => this.#stop.signal.addEventListener('abort', () => resolve(), { once: true }));
   }
@@ -374,7 +383,7 @@ export class ResourceWatcher<T extends KubeObject = KubeObject> {
   /** Installs a complete list in one step: consumers see the old set or the new one, never a mix. */
   #replace(items: readonly KubeObject[], resourceVersion: string): void {
     const next = new Map<string, T>();
-    for (const o of items) next.set(keyOf(o), o as T);
+    for (const o of items) next.set(keyOf(o), (this.#keep ? this.#keep(o) : o) as T);
     const changed = !sameVersions(this.#objects, next);
     this.#objects = next;
     this.#sorted = undefined;
@@ -386,7 +395,8 @@ export class ResourceWatcher<T extends KubeObject = KubeObject> {
     if (changed || first) this.#scheduleChange();
   }
 
-  #apply(type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: T): void {
+  #apply(type: 'ADDED' | 'MODIFIED' | 'DELETED', received: T): void {
+    const obj = (this.#keep ? this.#keep(received) : received) as T;
     const key = keyOf(obj);
     const old = this.#objects.get(key);
     if (type === 'DELETED') {
@@ -396,6 +406,8 @@ export class ResourceWatcher<T extends KubeObject = KubeObject> {
       // A replayed event after a reconnect carries the version we already hold.
       if (old !== undefined && old.metadata.resourceVersion !== undefined && old.metadata.resourceVersion === obj.metadata.resourceVersion) return;
       this.#objects.set(key, obj);
+      // Nothing the consumers keep has changed (only the version moved): no change to report.
+      if (this.#keep && old !== undefined && sameBeyondVersion(old, obj)) return;
     }
     this.#sorted = undefined;
     this.#scheduleChange();
@@ -499,6 +511,24 @@ function subscribe<A>(list: Listener<A>[], fn: Listener<A>): () => void {
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Equal but for metadata.resourceVersion (objects as `keep` left them: small, plain JSON). */
+function sameBeyondVersion(a: KubeObject, b: KubeObject): boolean {
+  const strip = (o: KubeObject) => JSON.stringify({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
+  return strip(a) === strip(b);
+}
+
+/** What the agent reads of a Node: its name, labels (node selectors) and addresses (peers). */
+export function nodeEssentials(o: KubeObject): KubeObject {
+  const status = (o as { status?: { addresses?: unknown } }).status;
+  const m = o.metadata;
+  return {
+    ...(o.apiVersion !== undefined ? { apiVersion: o.apiVersion } : {}),
+    ...(o.kind !== undefined ? { kind: o.kind } : {}),
+    metadata: { name: m.name, ...(m.resourceVersion !== undefined ? { resourceVersion: m.resourceVersion } : {}), ...(m.labels !== undefined ? { labels: m.labels } : {}) },
+    ...(status?.addresses !== undefined ? { status: { addresses: status.addresses } } : {}),
+  } as KubeObject;
 }
 
 function isKubeObject(v: unknown): v is KubeObject {

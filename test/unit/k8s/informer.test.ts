@@ -8,6 +8,7 @@ import {
   metallbResource,
   nodeResource,
   nodesResource,
+  nodeEssentials,
   configMapResource,
   type KubeObject,
   type WatcherError,
@@ -424,4 +425,27 @@ test('stop() leaves no open handles: a process that stops its watchers exits by 
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'stopped');
   assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+});
+
+test('keep: the cache holds only what is kept, and an update that changes nothing kept (a heartbeat) is no change', async () => {
+  const node = (address: string, heartbeat: string): StoredObject => ({
+    metadata: { name: 'n2', labels: { rack: 'r1' } },
+    status: { addresses: [{ type: 'InternalIP', address }], conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: heartbeat }], images: [{ names: ['a'], sizeBytes: 1 }] },
+  });
+  await withWatcher(
+    nodesResource(),
+    async ({ api, w, seen }) => {
+      await w.synced;
+      await waitFor(() => seen.length === 2, 'the first list and its change report');
+      const kept = w.snapshot()[0] as KubeObject & { status?: Record<string, unknown> };
+      assert.deepEqual(Object.keys(kept.status ?? {}), ['addresses'], 'conditions and images are not cached');
+      assert.deepEqual(kept.metadata.labels, { rack: 'r1' });
+      const before = seen.length;
+      api.apply(T.Node, node('192.0.2.12', '2026-01-01T00:00:10Z'));
+      api.apply(T.Node, node('192.0.2.22', '2026-01-01T00:00:20Z'));
+      await waitFor(() => seen.length > before && (seen.at(-1)![0] as { status?: { addresses?: { address: string }[] } }).status?.addresses?.[0]?.address === '192.0.2.22', 'the address change');
+      assert.equal(seen.length, before + 1, 'the heartbeat alone was not reported');
+    },
+    { setup: (api) => api.apply(T.Node, node('192.0.2.12', '2026-01-01T00:00:00Z')), watcher: { keep: nodeEssentials } },
+  );
 });
