@@ -105,8 +105,9 @@ export function register(program: Command): void {
 
     const hosted: Hosted[] = [];
     const errors: ConfigProblem[] = [];
-    for (const def of COMPONENTS) {
-      if (!names.includes(def.name)) continue;
+    for (const entry of COMPONENTS) {
+      if (!names.includes(entry.name)) continue;
+      const def = await entry.load();
       const section = withBorrowed(def.borrows, doc?.[def.name], doc);
       const owned = section !== null && typeof section === 'object' ? Object.keys(section).filter((k) => (AGENT_OWNED as readonly string[]).includes(k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()))) : [];
       for (const k of owned) errors.push({ field: `${def.name}.${k}`, value: (section as Record<string, unknown>)[k], expected: `to be set for the agent (agent.${k} or --${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}), not per component` });

@@ -4,10 +4,12 @@
  * then exit with the runtime's code. `pathguard relay`, `routes` and `agent`
  * differ only in which components they pass.
  */
-import { Runtime, type Hosted, type RuntimeOptions } from '../agent/runtime.js';
+import type { Hosted, RuntimeOptions } from '../agent/runtime.js';
 import { packageVersion } from './version.js';
 
 export async function hostUntilStopped(opts: RuntimeOptions, hosted: readonly Hosted[]): Promise<never | void> {
+  // Loaded only when a command runs for good: prom-client and the status page cost every command's start-up otherwise.
+  const { Runtime } = await import('../agent/runtime.js');
   const rt = await Runtime.start({ version: packageVersion(), ...opts }, hosted);
   const code = await rt.done;
   process.exitCode = code;

@@ -16,7 +16,6 @@ import { findingSamples, type DoctorResult } from './run.js';
 
 export const doctorComponent: ComponentDefinition<DoctorConfig> = {
   name: 'doctor',
-  summary: 'names node misconfigurations that eat packets (reads only), at start and every doctor.interval',
   // What the node cannot tell: the service prefixes the relay serves, the MetalLB pools routes reads.
   borrows: { relay: ['vip-networks'], routes: ['metallb-file', 'metallb-namespace'] },
   config: (flags, env, section) => doctorConfig(flags, env, section),

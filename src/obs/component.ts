@@ -61,8 +61,6 @@ export interface Component {
  */
 export interface ComponentDefinition<C = unknown> {
   readonly name: string;
-  /** One line for `pathguard agent --help`. */
-  readonly summary: string;
   /**
    * Settings taken from other components' sections when this one's section
    * does not give them (in `pathguard agent`): `{ relay: ['vip-networks'] }`.

@@ -100,7 +100,6 @@ function realserverMetrics(metrics: Metrics): (r: ReconcileReport) => void {
 /** The realserver set-up as a component of the runtime (src/agent/runtime.ts). */
 export const realserverComponent: ComponentDefinition<RealserverConfig> = {
   name: 'realserver',
-  summary: 'keeps an LVS-IPIP realserver set up: decapsulation devices, VIPs on lo, ARP and rp_filter sysctls, MSS clamp, firewall accept',
   config: (flags, env, section) => realserverConfig(flags, env, section),
   start: (ctx, cfg) => startRealserver(ctx, cfg),
 };

@@ -102,7 +102,6 @@ export async function relayRulesText(cfg: RelayConfig, format: 'nft' | 'iptables
 /** The relay as a component of the runtime (src/agent/runtime.ts). */
 export const relayComponent: ComponentDefinition<RelayConfig> = {
   name: 'relay',
-  summary: 'relays ICMP "fragmentation needed" / "packet too big" to every other node (NFLOG, nftables)',
   config: (flags, env, section) => relayConfig(flags, env, section),
   start: (ctx, cfg) => startRelay(ctx, cfg),
 };

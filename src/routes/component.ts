@@ -191,7 +191,6 @@ export interface RoutesComponent extends Component {
 /** The routes component as the runtime hosts it (src/agent/runtime.ts). */
 export const routesComponent: ComponentDefinition<RoutesConfig> = {
   name: 'routes',
-  summary: 'return-path policy routing for MetalLB BGP pools (rtnetlink)',
   config: (flags, env, section) => routesConfig(flags, env, section),
   start: (ctx, cfg) => startRoutesComponent(ctx, cfg),
 };
