@@ -7,17 +7,27 @@
 import { packageVersion } from './version.js';
 import { Command, CommanderError } from 'commander';
 import { exitCodeFor, formatError } from './exit.js';
-import { register as registerAgent } from './agent.js';
-import { register as registerDemo } from './demo.js';
-import { register as registerRelay } from './relay.js';
-import { register as registerRoutes } from './routes.js';
-import { register as registerRealserver } from './realserver.js';
-import { register as registerProbe } from './probe.js';
-import { register as registerDoctor } from './doctor.js';
-import { register as registerTrace } from './trace.js';
 
+type Register = (program: Command) => void;
 
-export function buildProgram(): Command {
+/**
+ * Every command, in --help order, loaded on demand: a command's module
+ * imports its config schema (zod), parsers and codecs, so running one
+ * command loads only its own; --help and an unknown command load them all.
+ */
+const COMMANDS: readonly (readonly [string, () => Promise<{ register: Register }>])[] = [
+  ['agent', () => import('./agent.js')],
+  ['relay', () => import('./relay.js')],
+  ['routes', () => import('./routes.js')],
+  ['realserver', () => import('./realserver.js')],
+  ['doctor', () => import('./doctor.js')],
+  ['probe', () => import('./probe.js')],
+  ['trace', () => import('./trace.js')],
+  ['demo', () => import('./demo.js')],
+];
+
+/** The program with the commands `argv` may run: the one it names, or all of them. */
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('pathguard')
     .description(
       'Keeps packet paths working on bare-metal Kubernetes nodes behind ECMP, anycast, ' +
@@ -34,19 +44,13 @@ export function buildProgram(): Command {
     '\nExit status: 0 success, 1 failure, 2 usage error.\n' +
       'Every flag can also be set as an environment variable PATHGUARD_<FLAG> (e.g. PATHGUARD_LOG_LEVEL=debug).',
   );
-  registerAgent(program);
-  registerRelay(program);
-  registerRoutes(program);
-  registerRealserver(program);
-  registerDoctor(program);
-  registerProbe(program);
-  registerTrace(program);
-  registerDemo(program);
+  const named = COMMANDS.find(([name]) => name === argv[0]);
+  for (const [, load] of named ? [named] : COMMANDS) (await load()).register(program);
   return program;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv as string[], { from: 'user' });
     // a command reports a failure it has already explained through process.exitCode (demo --check, routes --once)
