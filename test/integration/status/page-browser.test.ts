@@ -5,10 +5,10 @@
 // numbers are there as plain tables. Screenshots (light, dark, phone) are
 // saved under a temporary directory, kept with PATHGUARD_KEEP_SCREENSHOTS=1.
 //
-// Until `pathguard agent` serves the page, the page is served here by a
-// StatusServer with a provider whose counters the test changes; to point the
-// test at a running agent, replace `servePage` with its URL and drive its
-// counters with traffic.
+// Here the page is served by a StatusServer with a provider whose counters
+// the test changes, so every state (failing /status, large histories) can be
+// shown; test/integration/agent/agent.test.ts loads the same page from a
+// running `pathguard agent` and follows its /metrics under real traffic.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
