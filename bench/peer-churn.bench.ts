@@ -48,15 +48,17 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { withLab, labUnavailable, sleep, waitFor, sh, type Netns } from '../test/harness/netns.js';
+import { withLab, sleep, waitFor } from '../test/harness/netns.js';
 import { withNetns } from '../src/sys/netns.js';
 import { PacketSender } from '../src/net/packet-socket.js';
 import { parseMac } from '../src/wire/ethernet.js';
 import { fmt, median, pad } from './lib/figures.js';
 import { CLK_TCK, cpuTicks, memoryKb, threadTicks } from './lib/proc.js';
 import { Probe, sumSeries } from './lib/relay-metrics.js';
-import { netlinkDrops, nftCounters } from './lib/lab-counters.js';
+import { netlinkDrops } from './lib/lab-counters.js';
 import { FrameGenerator } from './lib/frame-generator.js';
+import { buildFanoutLab, wireReplicas } from './lib/fanout-lab.js';
+import { benchUnavailable } from './lib/preflight.js';
 import { catchInterrupt, checkInterrupt } from './lib/interruption.js';
 import { fragNeededPool } from './lib/frag-needed-pool.js';
 
@@ -77,7 +79,6 @@ const RELAY_LOG = option('relay-log', '');
 const RELAY_NODE_ARGS = option('relay-node-args', '').split(' ').filter((a) => a !== '');
 const POOL = 4096;
 const VIP = '192.0.2.1';
-const RELAY_PORT = 4490;
 const METRICS = { host: '127.0.0.1', port: 9462 };
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -94,19 +95,6 @@ const M = {
   sendErrors: 'pathguard_relay_send_errors_total',
 } as const;
 
-
-const FAR_RULESET =
-  'table netdev far {\n' +
-  '\tcounter replicas {\n\t}\n' +
-  '\tchain in {\n' +
-  '\t\ttype filter hook ingress device "eth0" priority 0; policy accept;\n' +
-  `\t\tudp dport ${RELAY_PORT} counter name "replicas" drop\n` +
-  '\t}\n' +
-  '}\n';
-
-async function wireReplicas(far: Netns): Promise<number> {
-  return (await nftCounters(far)).get('far/replicas') ?? 0;
-}
 
 type Phase = 'before' | 'churn' | 'after';
 
@@ -169,17 +157,9 @@ class Lines {
 }
 
 async function main(): Promise<void> {
-  const why = labUnavailable();
+  const why = await benchUnavailable([['nft', 'nftables']]);
   if (why) {
     console.log(`peer-churn: skipped: ${why}`);
-    return;
-  }
-  const missing = await sh('nft', ['--version']).then(
-    () => undefined,
-    (err: Error) => err.message,
-  );
-  if (missing !== undefined) {
-    console.log(`peer-churn: skipped: nft does not run (${missing}); apt-get install nftables`);
     return;
   }
   if (![MAIN_JS, PROBE_JS, APISERVER_JS].every((f) => existsSync(f))) {
@@ -207,25 +187,7 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'pg-churn-bench-'));
   try {
     await withLab('churn', async (lab) => {
-      const gen = await lab.ns('gen');
-      const node = await lab.ns('node');
-      const far = await lab.ns('far');
-      await gen.sysctl('net.ipv6.conf.all.disable_ipv6', 1);
-      await gen.sysctl('net.ipv6.conf.default.disable_ipv6', 1);
-      await lab.veth(gen, 'eth0', node, 'eth0');
-      await lab.veth(node, 'fan0', far, 'eth0');
-      await node.sysctl('net.ipv6.conf.eth0.disable_ipv6', 1);
-      await node.addr('eth0', '192.0.2.10/28');
-      await node.addr('fan0', '192.0.2.65/26');
-      await node.addr('fan0', '2001:db8:f0::1/64');
-      await far.addr('eth0', '192.0.2.66/26');
-      await far.addr('eth0', '2001:db8:f0::2/64');
-      await node.route('198.51.100.0/24', 'via', '192.0.2.66');
-      await node.route('203.0.113.0/24', 'via', '192.0.2.66');
-      await node.route('2001:db8:1::/64', 'via', '2001:db8:f0::2');
-      await node.route('2001:db8:2::/64', 'via', '2001:db8:f0::2');
-      await far.nft(FAR_RULESET);
-      const nodeMac = await node.mac('eth0');
+      const { gen, node, far, nodeMac } = await buildFanoutLab(lab);
 
       const kubeconfig = join(tmp, 'kubeconfig');
       const api = node.spawn(process.execPath, ['--max-old-space-size=4096', APISERVER_JS, kubeconfig, String(NODES)]);

@@ -64,7 +64,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { withLab, labUnavailable, sleep, waitFor, sh, type Netns } from '../test/harness/netns.js';
+import { withLab, sleep, waitFor } from '../test/harness/netns.js';
 import { withNetns } from '../src/sys/netns.js';
 import { PacketSender } from '../src/net/packet-socket.js';
 import { parseMac } from '../src/wire/ethernet.js';
@@ -72,8 +72,10 @@ import { RELAY_HEADER_LEN } from '../src/wire/relay-datagram.js';
 import { fmt, histogramQuantile, median, pad, percentile } from './lib/figures.js';
 import { CLK_TCK, cpuTicks, memoryKb, systemCpu } from './lib/proc.js';
 import { Probe, sumSeries, type Metrics } from './lib/relay-metrics.js';
-import { netlinkDrops, nftCounters } from './lib/lab-counters.js';
+import { netlinkDrops } from './lib/lab-counters.js';
 import { FrameGenerator } from './lib/frame-generator.js';
+import { buildFanoutLab, RELAY_PORT, wireReplicas } from './lib/fanout-lab.js';
+import { benchUnavailable } from './lib/preflight.js';
 import { catchInterrupt, checkInterrupt } from './lib/interruption.js';
 import { readPcap } from './lib/pcap.js';
 import { fragNeededKey, fragNeededPool } from './lib/frag-needed-pool.js';
@@ -97,7 +99,6 @@ const GIVE_UP_LOSS = 0.1;
 const GIVE_UP_DRAIN_MS = 1500;
 const POOL = 4096;
 const VIP = '192.0.2.1';
-const RELAY_PORT = 4490;
 const METRICS = { host: '127.0.0.1', port: 9462 };
 const MAX_PEERS = 254 + 254 + 0xfffe;
 
@@ -120,22 +121,6 @@ function peerAddress(i: number): string {
   return `2001:db8:1::${(i - 507).toString(16)}`;
 }
 
-
-const FAR_RULESET =
-  'table netdev far {\n' +
-  '\tcounter replicas4 {\n\t}\n' +
-  '\tcounter replicas6 {\n\t}\n' +
-  '\tchain in {\n' +
-  '\t\ttype filter hook ingress device "eth0" priority 0; policy accept;\n' +
-  `\t\tether type ip udp dport ${RELAY_PORT} counter name "replicas4" drop\n` +
-  `\t\tether type ip6 udp dport ${RELAY_PORT} counter name "replicas6" drop\n` +
-  '\t}\n' +
-  '}\n';
-
-async function wireReplicas(far: Netns): Promise<number> {
-  const c = await nftCounters(far);
-  return (c.get('far/replicas4') ?? 0) + (c.get('far/replicas6') ?? 0);
-}
 
 /**
  * The frag-needed key of a replica frame seen on fan0: Ethernet, outer IPv4
@@ -212,24 +197,7 @@ interface SizeResult {
 
 async function runSize(peerCount: number, tmp: string): Promise<SizeResult> {
   return withLab(`fan${peerCount}`, async (lab) => {
-    const gen = await lab.ns('gen');
-    const node = await lab.ns('node');
-    const far = await lab.ns('far');
-    await gen.sysctl('net.ipv6.conf.all.disable_ipv6', 1);
-    await gen.sysctl('net.ipv6.conf.default.disable_ipv6', 1);
-    await lab.veth(gen, 'eth0', node, 'eth0');
-    await lab.veth(node, 'fan0', far, 'eth0');
-    await node.sysctl('net.ipv6.conf.eth0.disable_ipv6', 1);
-    await node.addr('eth0', '192.0.2.10/28');
-    await node.addr('fan0', '192.0.2.65/26');
-    await node.addr('fan0', '2001:db8:f0::1/64');
-    await far.addr('eth0', '192.0.2.66/26');
-    await far.addr('eth0', '2001:db8:f0::2/64');
-    await node.route('198.51.100.0/24', 'via', '192.0.2.66');
-    await node.route('203.0.113.0/24', 'via', '192.0.2.66');
-    await node.route('2001:db8:1::/64', 'via', '2001:db8:f0::2');
-    await far.nft(FAR_RULESET);
-    const nodeMac = await node.mac('eth0');
+    const { gen, node, far, nodeMac } = await buildFanoutLab(lab);
     const peers = Array.from({ length: peerCount }, (_, i) => peerAddress(i));
 
     const ready = join(tmp, `relay-${peerCount}.ready`);
@@ -495,20 +463,10 @@ function report(r: SizeResult): void {
 }
 
 async function main(): Promise<void> {
-  const why = labUnavailable();
+  const why = await benchUnavailable([['nft', 'nftables'], ['tcpdump', 'tcpdump']]);
   if (why) {
     console.log(`relay-fanout: skipped: ${why}`);
     return;
-  }
-  for (const [tool, pkg] of [['nft', 'nftables'], ['tcpdump', 'tcpdump']] as const) {
-    const missing = await sh(tool, ['--version']).then(
-      () => undefined,
-      (err: Error) => err.message,
-    );
-    if (missing !== undefined) {
-      console.log(`relay-fanout: skipped: ${tool} does not run (${missing}); apt-get install ${pkg}`);
-      return;
-    }
   }
   if (!existsSync(MAIN_JS) || !existsSync(PROBE_JS)) {
     console.log(`relay-fanout: skipped: ${MAIN_JS} or ${PROBE_JS} is not built (npm run build)`);

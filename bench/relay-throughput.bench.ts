@@ -82,11 +82,12 @@
  *
  * Needs root, nft and tcpdump; prints why and exits 0 otherwise.
  */
+import { benchUnavailable } from './lib/preflight.js';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { withLab, labUnavailable, sleep, waitFor, sh, type Netns } from '../test/harness/netns.js';
+import { withLab, sleep, waitFor, type Netns } from '../test/harness/netns.js';
 import { withNetns } from '../src/sys/netns.js';
 import { relayRuleset, removeTableRuleset } from '../src/firewall/ruleset.js';
 import { PacketSender } from '../src/net/packet-socket.js';
@@ -197,20 +198,10 @@ interface StepResult {
 }
 
 async function main(): Promise<void> {
-  const why = labUnavailable();
+  const why = await benchUnavailable([['nft', 'nftables'], ['tcpdump', 'tcpdump']]);
   if (why) {
     console.log(`relay-throughput: skipped: ${why}`);
     return;
-  }
-  for (const [tool, pkg] of [['nft', 'nftables'], ['tcpdump', 'tcpdump']] as const) {
-    const missing = await sh(tool, ['--version']).then(
-      () => undefined,
-      (err: Error) => err.message,
-    );
-    if (missing !== undefined) {
-      console.log(`relay-throughput: skipped: ${tool} does not run (${missing}); apt-get install ${pkg}`);
-      return;
-    }
   }
   if (!EXTERNAL && (!existsSync(MAIN_JS) || !existsSync(PROBE_JS))) {
     console.log(`relay-throughput: skipped: ${MAIN_JS} or ${PROBE_JS} is not built (npm run build)`);
